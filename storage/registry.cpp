@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -26,12 +28,10 @@ const std::vector<Backend>& backends() {
       {"sqlite", &storage::open_sqlite_store},
 #endif
 #ifdef CIDROT_HAVE_REDIS
-      {"redis", &storage::open_redis_store},
-      {"unix", &storage::open_redis_store},
+      {"redis", &storage::open_redis_store},         {"unix", &storage::open_redis_store},
 #endif
 #ifdef CIDROT_HAVE_POSTGRES
-      {"postgresql", &storage::open_postgres_store},
-      {"postgres", &storage::open_postgres_store},
+      {"postgresql", &storage::open_postgres_store}, {"postgres", &storage::open_postgres_store},
 #endif
   };
   return table;
@@ -46,11 +46,13 @@ std::vector<std::string> compiled_backends() {
 }
 
 std::shared_ptr<Store> open_store(const std::string& url) {
-  if (url.size() > 4096) throw Error(ErrorCode::kInvalidArgument, "url: longer than 4096 bytes", "url");
+  if (url.size() > 4096)
+    throw Error(ErrorCode::kInvalidArgument, "url: longer than 4096 bytes", "url");
   const auto colon = url.find("://");
   if (colon == std::string::npos || colon == 0) {
     throw Error(ErrorCode::kInvalidArgument,
-                "url: '" + url.substr(0, 64) + "' is not a store URL (expected scheme://...)", "url");
+                "url: '" + url.substr(0, 64) + "' is not a store URL (expected scheme://...)",
+                "url");
   }
   std::string scheme = url.substr(0, colon);
   std::transform(scheme.begin(), scheme.end(), scheme.begin(),
@@ -59,10 +61,32 @@ std::shared_ptr<Store> open_store(const std::string& url) {
     if (scheme == b.scheme) return b.open(url);
   }
   std::string known;
-  for (const auto& b : backends()) known += (known.empty() ? "" : ", ") + std::string(b.scheme) + "://";
-  throw Error(ErrorCode::kUnsupported,
-              "url: unsupported scheme '" + scheme.substr(0, 32) + "://'; this build supports " + known,
-              "url");
+  for (const auto& b : backends())
+    known += (known.empty() ? "" : ", ") + std::string(b.scheme) + "://";
+  throw Error(
+      ErrorCode::kUnsupported,
+      "url: unsupported scheme '" + scheme.substr(0, 32) + "://'; this build supports " + known,
+      "url");
+}
+
+}  // namespace cidrot
+
+namespace cidrot {
+
+std::string default_store_url() {
+#ifdef CIDROT_HAVE_SQLITE
+  std::string dir;
+  if (const char* d = std::getenv("CIDROT_DATA_DIR"); d != nullptr && *d != '\0') dir = d;
+  std::error_code ec;
+  std::filesystem::path base =
+      dir.empty() ? std::filesystem::current_path(ec) : std::filesystem::path(dir);
+  if (ec) base = ".";
+  std::filesystem::path file = std::filesystem::absolute(base / "cidrot.db", ec);
+  if (ec) file = base / "cidrot.db";
+  return "sqlite://" + file.lexically_normal().string();
+#else
+  return "memory://";
+#endif
 }
 
 }  // namespace cidrot

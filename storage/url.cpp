@@ -2,6 +2,7 @@
 #include "url.h"
 
 #include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 #include <boost/url/url_view.hpp>
 #include <charconv>
 

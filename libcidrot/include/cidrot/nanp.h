@@ -47,15 +47,15 @@ struct NearbyAreaCode {
 
 // One in-service area code. Pointers refer to static storage and stay valid for the program's life.
 struct AreaCode {
-  std::uint16_t npa;                  // 200..999
-  const char* region;                 // ISO 3166-2 subdivision: "NY", "ON", or country for islands
-  const char* country;                // ISO 3166-1 alpha-2: "US", "CA", "JM", ...
-  const std::uint16_t* overlay;       // the other NPAs of its overlay complex (not itself)
+  std::uint16_t npa;             // 200..999
+  const char* region;            // ISO 3166-2 subdivision: "NY", "ON", or country for islands
+  const char* country;           // ISO 3166-1 alpha-2: "US", "CA", "JM", ...
+  const std::uint16_t* overlay;  // the other NPAs of its overlay complex (not itself)
   std::uint8_t overlay_count;
-  std::uint16_t time_zones;           // TimeZoneBit set; 0 when unknown
-  bool has_centroid;                  // false when the geography set has no point for it
-  float latitude, longitude;          // centroid of its exchanges, when has_centroid
-  const NearbyAreaCode* nearby;       // nearest other NPAs with centroids, nearest first
+  std::uint16_t time_zones;      // TimeZoneBit set; 0 when unknown
+  bool has_centroid;             // false when the geography set has no point for it
+  float latitude, longitude;     // centroid of its exchanges, when has_centroid
+  const NearbyAreaCode* nearby;  // nearest other NPAs with centroids, nearest first
   std::uint8_t nearby_count;
 };
 

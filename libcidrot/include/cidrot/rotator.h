@@ -60,7 +60,8 @@ class Rotator {
   // Ends a lease by id; idempotent. Returns 1 if it ended a lease, 0 if there was none.
   // Throws Error(kInvalidArgument) for a malformed id or outcome.
   std::int64_t release(const std::string& lease_id, const Outcome& outcome = {});
-  // Ends every lease of a number (the seed's DELETE /api/reservation/{caller_id}). Returns how many.
+  // Ends every lease of a number (the seed's DELETE /api/reservation/{caller_id}). Returns how
+  // many.
   std::int64_t release_caller_id(const std::string& caller_id, const Outcome& outcome = {});
 
   // Validates and normalises one number: caller_id to 10 digits; area_code derived, or checked

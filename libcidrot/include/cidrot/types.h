@@ -27,9 +27,9 @@ struct Number {
   // always receive and return values).
   std::optional<std::int64_t> hourly_limit;
   std::optional<std::int64_t> daily_limit;
-  std::int32_t max_concurrent = 1;     // simultaneous leases; 1 = exclusive
-  bool active = true;                  // inactive numbers are never picked
-  std::string meta_json = "{}";        // a JSON object, <= 4096 bytes, stored verbatim
+  std::int32_t max_concurrent = 1;  // simultaneous leases; 1 = exclusive
+  bool active = true;               // inactive numbers are never picked
+  std::string meta_json = "{}";     // a JSON object, <= 4096 bytes, stored verbatim
 };
 
 // A number plus its usage as of the windows it was read with.
@@ -78,22 +78,22 @@ struct CampaignSettings {
 
 // One outbound call asking for a caller-ID.
 struct CallRequest {
-  std::string destination;             // any accepted NANP spelling; normalised by the Rotator
-  std::string campaign;                // 1..64 bytes of [A-Za-z0-9_.-]
-  std::string agent;                   // <= 64 bytes, printable; may be empty
-  std::chrono::seconds ttl{0};         // 0 = the campaign's lease_ttl
+  std::string destination;      // any accepted NANP spelling; normalised by the Rotator
+  std::string campaign;         // 1..64 bytes of [A-Za-z0-9_.-]
+  std::string agent;            // <= 64 bytes, printable; may be empty
+  std::chrono::seconds ttl{0};  // 0 = the campaign's lease_ttl
 };
 
 // A granted caller-ID, held for the call until released or expired.
 struct Lease {
-  std::string id;           // 32 hex chars, unique across processes and hosts
-  Number number;            // the leased number's configuration at lease time
+  std::string id;  // 32 hex chars, unique across processes and hosts
+  Number number;   // the leased number's configuration at lease time
   std::string campaign;
   std::string agent;
   std::string destination;  // 10-digit national form
   TimePoint leased_at{};
   TimePoint expires_at{};
-  Tier tier = Tier::kAny;   // the ladder step that matched
+  Tier tier = Tier::kAny;  // the ladder step that matched
 };
 
 enum class DenialReason {
@@ -139,13 +139,13 @@ struct ListQuery {
   std::string campaign;                   // numbers serving it (incl. all-campaign ones); "" = all
   std::vector<std::uint16_t> area_codes;  // empty = any
   std::optional<bool> active;
-  std::optional<bool> leased;             // has >= 1 active lease
-  std::optional<bool> limited;            // at an hourly or daily cap now
-  std::string caller_id_prefix;           // digits; "" = any
+  std::optional<bool> leased;    // has >= 1 active lease
+  std::optional<bool> limited;   // at an hourly or daily cap now
+  std::string caller_id_prefix;  // digits; "" = any
   SortKey sort = SortKey::kCallerId;
   bool descending = false;
   std::int64_t offset = 0;
-  std::int64_t limit = 100;               // 1..10000
+  std::int64_t limit = 100;  // 1..10000
 };
 
 struct ListPage {
@@ -160,14 +160,14 @@ struct AreaCodeStats {
 };
 
 struct StoreStats {
-  std::int64_t numbers = 0;         // all, active or not
+  std::int64_t numbers = 0;  // all, active or not
   std::int64_t active = 0;
   std::int64_t disabled = 0;
   std::int64_t leased_numbers = 0;  // with >= 1 active lease
   std::int64_t active_leases = 0;
-  std::int64_t capped_hourly = 0;   // active numbers at their hourly cap now
-  std::int64_t capped_daily = 0;    // active numbers at their daily cap now
-  std::int64_t total_uses = 0;      // leases ever granted
+  std::int64_t capped_hourly = 0;  // active numbers at their hourly cap now
+  std::int64_t capped_daily = 0;   // active numbers at their daily cap now
+  std::int64_t total_uses = 0;     // leases ever granted
   std::vector<std::pair<std::string, std::int64_t>> leases_by_campaign;  // active leases
   std::vector<AreaCodeStats> area_codes;                                 // ordered by NPA
 };

@@ -1,0 +1,112 @@
+// Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
+#include "time_windows.h"
+
+#include <date/tz.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "cidrot/error.h"
+
+namespace cidrot::detail {
+namespace {
+
+// The host's zone: $TZ if it names an IANA zone, then the /etc/localtime link date/tz resolves;
+// UTC when neither works (containers often have no zone at all).
+const date::time_zone* host_zone(std::string* name) {
+  if (const char* tz = std::getenv("TZ"); tz != nullptr && *tz != '\0') {
+    std::string z = tz[0] == ':' ? tz + 1 : tz;
+    try {
+      const auto* zone = date::locate_zone(z);
+      *name = zone->name();
+      return zone;
+    } catch (const std::exception&) {
+    }
+  }
+  try {
+    const auto* zone = date::current_zone();
+    *name = zone->name();
+    return zone;
+  } catch (const std::exception&) {
+  }
+  const auto* zone = date::locate_zone("UTC");
+  *name = zone->name();
+  return zone;
+}
+
+}  // namespace
+
+WindowCalculator::WindowCalculator(const std::string& zone) {
+  if (zone.empty()) {
+    zone_ = host_zone(&zone_name_);
+    return;
+  }
+  if (zone.size() > 64) {
+    throw Error(ErrorCode::kInvalidArgument, "time_zone: longer than 64 bytes", "time_zone");
+  }
+  try {
+    const auto* z = date::locate_zone(zone);
+    zone_ = z;
+    zone_name_ = z->name();
+  } catch (const std::exception&) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "time_zone: unknown IANA time zone '" + zone + "' (e.g. America/New_York)",
+                "time_zone");
+  }
+}
+
+WindowCalculator::~WindowCalculator() = default;
+
+Windows WindowCalculator::compute(TimePoint now) const {
+  using namespace std::chrono;
+  const auto* zone = static_cast<const date::time_zone*>(zone_);
+  const auto sys_s = date::floor<seconds>(now);
+  const auto info = zone->get_info(sys_s);
+  // Local wall time; an hour window starts at a local :00 boundary. For zones with a :30 or :45
+  // offset (Newfoundland, India) this differs from UTC hours, so it is computed, not assumed.
+  const auto local = sys_s + info.offset;
+  const auto local_hour = date::floor<hours>(local);
+  const auto local_day = date::floor<date::days>(local);
+  Windows w;
+  w.now = now;
+  w.hour_start = (local_hour - info.offset).time_since_epoch().count();
+  // Midnight may fall in a different offset than now (a DST change during the day): ask the zone.
+  const date::local_seconds midnight{local_day.time_since_epoch()};
+  try {
+    w.day_start = zone->to_sys(midnight, date::choose::earliest).time_since_epoch().count();
+  } catch (const std::exception&) {
+    w.day_start = (local_day - info.offset).time_since_epoch().count();
+  }
+  return w;
+}
+
+Windows WindowCalculator::at(TimePoint now) const {
+  const std::int64_t ms = to_unix_ms(now);
+  std::shared_ptr<const Cache> c;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    c = cache_;
+  }
+  if (c && ms >= c->valid_from_ms && ms < c->valid_until_ms) {
+    return Windows{now, c->hour_start, c->day_start};
+  }
+  Windows w = compute(now);
+  // Valid until the next hour boundary (at most an hour), which also covers every day boundary.
+  auto next = std::make_shared<Cache>(Cache{
+      w.hour_start * 1000,
+      std::min<std::int64_t>(w.hour_start * 1000 + 3600 * 1000, to_unix_ms(now) + 3600 * 1000),
+      w.hour_start, w.day_start});
+  // A DST fall-back repeats a local hour: the cache must never outlive the current offset.
+  const auto* zone = static_cast<const date::time_zone*>(zone_);
+  const auto info = zone->get_info(date::floor<std::chrono::seconds>(now));
+  const std::int64_t offset_end_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(info.end.time_since_epoch()).count();
+  next->valid_until_ms = std::min(next->valid_until_ms, offset_end_ms);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cache_ = std::move(next);
+  }
+  return w;
+}
+
+}  // namespace cidrot::detail
