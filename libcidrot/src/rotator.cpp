@@ -99,6 +99,17 @@ struct CampaignEntry {
     return *owned.back();
   }
 
+  // Newer NPAs (e.g. 332) have no centroid in the 2018 geography set; an overlay partner covers
+  // the same ground, so its neighbours are theirs too.
+  static const AreaCode* with_centroid(const AreaCode* area) {
+    if (area == nullptr || area->has_centroid) return area;
+    for (int i = 0; i < area->overlay_count; ++i) {
+      const AreaCode* partner = find_area_code(area->overlay[i]);
+      if (partner != nullptr && partner->has_centroid) return partner;
+    }
+    return nullptr;
+  }
+
   Ladder build(std::uint16_t npa) const {
     Ladder out;
     std::unordered_set<std::uint16_t> seen;
@@ -119,16 +130,19 @@ struct CampaignEntry {
           if (area) add_step(tier, {area->overlay, area->overlay + area->overlay_count});
           break;
         case Tier::kState:
-          if (area) add_step(tier, area_codes_in_region(area->region));
+          // Qualified by country: "KY" is both Kentucky and the Cayman Islands.
+          if (area) {
+            add_step(tier, area_codes_in_region(std::string(area->country) + "-" + area->region));
+          }
           break;
         case Tier::kNearby:
-          if (area) {
+          if (const AreaCode* geo = with_centroid(area)) {
             int taken = 0;
-            for (int i = 0; i < area->nearby_count && taken < settings.nearby_max; ++i) {
-              if (area->nearby[i].distance_km > settings.nearby_radius_km) break;
-              if (seen.count(area->nearby[i].npa) != 0) continue;
+            for (int i = 0; i < geo->nearby_count && taken < settings.nearby_max; ++i) {
+              if (geo->nearby[i].distance_km > settings.nearby_radius_km) break;
+              if (seen.count(geo->nearby[i].npa) != 0) continue;
               // One step per NPA: the nearest area with a free number wins.
-              add_step(tier, {area->nearby[i].npa});
+              add_step(tier, {geo->nearby[i].npa});
               ++taken;
             }
           }

@@ -47,12 +47,14 @@ struct NearbyAreaCode {
 
 // One in-service area code. Pointers refer to static storage and stay valid for the program's life.
 struct AreaCode {
-  std::uint16_t npa;             // 200..999
-  const char* region;            // ISO 3166-2 subdivision: "NY", "ON", or country for islands
-  const char* country;           // ISO 3166-1 alpha-2: "US", "CA", "JM", ...
+  std::uint16_t npa;  // 200..999
+  // ISO 3166-2 subdivision ("NY", "ON"), the country for islands ("JM"), or "" for
+  // non-geographic codes (8XX toll-free, 5XX, 900, ...).
+  const char* region;
+  const char* country;  // ISO 3166-1 alpha-2: "US", "CA", "JM", ...; "" when NANPA gives none
   const std::uint16_t* overlay;  // the other NPAs of its overlay complex (not itself)
   std::uint8_t overlay_count;
-  std::uint16_t time_zones;      // TimeZoneBit set; 0 when unknown
+  std::uint16_t time_zones;      // TimeZoneBit set; 0 when unknown (and for non-geographic codes)
   bool has_centroid;             // false when the geography set has no point for it
   float latitude, longitude;     // centroid of its exchanges, when has_centroid
   const NearbyAreaCode* nearby;  // nearest other NPAs with centroids, nearest first
@@ -66,7 +68,8 @@ const AreaCode* find_area_code(int npa) noexcept;
 const std::vector<const AreaCode*>& all_area_codes();
 
 // Returns the NPAs whose region equals `region` (case-insensitive, "ny" works), ordered by NPA;
-// empty when none.
+// empty when none. "US-KY" qualifies by country: "KY" alone matches Kentucky and the Cayman
+// Islands, as "MS" matches Mississippi and Montserrat.
 std::vector<std::uint16_t> area_codes_in_region(std::string_view region);
 
 // Returns the NPAs sharing at least one time zone bit with `mask`, ordered by NPA.
