@@ -295,7 +295,8 @@ class RedisStore final : public Store {
       // server answers again (its TTL ends it otherwise), so a failed call leaves nothing behind.
       if (maybe_ran && e.code() == ErrorCode::kBackendUnavailable) {
         std::lock_guard<std::mutex> lock(orphans_mu_);
-        orphans_.emplace_back(req.lease_id, now_ms);
+        orphans_.push_back(
+            Orphan{req.lease_id, now_ms, static_cast<std::int64_t>(req.ttl.count())});
         has_orphans_.store(true);
       }
       throw;
@@ -467,10 +468,11 @@ class RedisStore final : public Store {
     return pool_.with(deadline(), [&](Connection& c, bool) { return c.run(a); });
   }
 
-  // Releases leases whose lease call failed after it may have run (see lease()).
+  // Ends leases whose lease call failed after it may have run (see lease()), or makes sure that
+  // call leases nothing if the server has yet to run it.
   void flush_orphans(Connection& c) {
     if (!has_orphans_.load(std::memory_order_relaxed)) return;
-    std::vector<std::pair<std::string, std::int64_t>> todo;
+    std::vector<Orphan> todo;
     {
       std::lock_guard<std::mutex> lock(orphans_mu_);
       todo.swap(orphans_);
@@ -479,8 +481,8 @@ class RedisStore final : public Store {
     std::size_t done = 0;
     try {
       for (; done < todo.size(); ++done) {
-        Args a = script("release");
-        a.add(todo[done].second).add(todo[done].first).add("").add("").add(-1);
+        Args a = script("abandon");
+        a.add(todo[done].now_ms).add(todo[done].lease_id).add(todo[done].ttl_ms);
         c.eval(a);
       }
     } catch (...) {
@@ -532,7 +534,11 @@ class RedisStore final : public Store {
   redis::Pool pool_;
   std::atomic<bool> has_orphans_{false};
   std::mutex orphans_mu_;
-  std::vector<std::pair<std::string, std::int64_t>> orphans_;
+  struct Orphan {
+    std::string lease_id;
+    std::int64_t now_ms, ttl_ms;
+  };
+  std::vector<Orphan> orphans_;
 };
 
 }  // namespace

@@ -15,7 +15,8 @@
 --   c             hash   A:<pool>[:<npa>] active numbers, C:<pool>[:<npa>] of those capped
 --   ch, cd        set    numbers at their hourly / daily cap in the current windows
 --   x             zset   lease ids by expiry ms
---   l:<id>        string a lease: cid \n campaign \n leased_at \n expires \n tier \n dest \n agent
+--   l:<id>        string a lease: cid \n campaign \n leased_at \n expires \n tier \n dest \n agent;
+--                        '' (with a TTL) = an abandoned id that must never lease
 --   nl:<cid>      set    a number's lease ids
 -- Windows only move forward (as in the memory store): a request carrying an older window counts in
 -- the newest one seen, so servers a hair apart around a boundary never reset each other's counts.
@@ -189,8 +190,9 @@ local function op_lease()
   local lkey = B .. 'l:' .. id
   local existing = call('GET', lkey)
   if existing then
-    -- A retry after a lost reply finds its own lease; anything else is a reused id.
-    if ARGV[10] == '1' then
+    -- A retry after a lost reply finds its own lease; an abandoned id ('' tombstone) or any other
+    -- reuse leases nothing.
+    if ARGV[10] == '1' and existing ~= '' then
       local f = {}
       for x in string.gmatch(existing, '([^\n]*)\n') do f[#f + 1] = x end
       if f[2] == camp then return lease_reply(f[1], tonumber(f[5]), f[4]) end
@@ -303,7 +305,7 @@ local function op_release()
   local ended = 0
   if lid ~= '' then
     local rec = call('GET', B .. 'l:' .. lid)
-    if rec then
+    if rec and rec ~= '' then
       cid = end_lease(lid, rec)
       ended = 1
     end
@@ -322,6 +324,21 @@ local function op_release()
     call('HSET', nkey(cid), 'disp', ARGV[5], 'dur', ARGV[6])
   end
   return ended
+end
+
+-- abandon: now lease_id ttl_ms. Ends a lease whose lease call lost its reply; if that call has not
+-- run yet (still queued on a dead connection), a tombstone makes it lease nothing when it does.
+local function op_abandon()
+  read_windows()
+  expire(ARGV[2])
+  local lkey = B .. 'l:' .. ARGV[3]
+  local rec = call('GET', lkey)
+  if rec and rec ~= '' then
+    end_lease(ARGV[3], rec)
+    return 1
+  end
+  if not rec then call('SET', lkey, '', 'PX', math.max(tonumber(ARGV[4]), 1000)) end
+  return 0
 end
 
 -- upsert: n, then n x {cid npa carrier camps hl dl mc act meta}
@@ -437,6 +454,7 @@ elseif OP == 'remove' then return op_remove()
 elseif OP == 'get' then return op_get()
 elseif OP == 'expire' then return op_expire()
 elseif OP == 'leases' then return op_leases()
+elseif OP == 'abandon' then return op_abandon()
 elseif OP == 'init' then return op_init()
 end
 return redis.error_reply('cidrot: unknown operation ' .. tostring(OP))
