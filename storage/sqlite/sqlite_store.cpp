@@ -1,0 +1,913 @@
+// Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
+//
+// The SQLite store. Design notes (docs/storage-sqlite.md has the user-facing side):
+// - Every write of this process goes through one writer thread (group_commit.h), which batches
+//   concurrent requests into one BEGIN IMMEDIATE..COMMIT. Other processes serialise with it
+//   through SQLite's write lock, so a pick and its lease are atomic across processes too.
+// - Reads (get/list/stats/list_leases) use a small pool of reader connections; WAL lets them run
+//   beside the writer.
+// - Selection never scans: the pool table keeps one row per (number, campaign) with the state
+//   (available/reserved/capped/inactive) evaluated in the windows stored in meta, indexed by
+//   (campaign, npa, state, last_used, caller_id). A pick is one probe per (campaign, NPA) of the
+//   ladder; the same probes tell the denial reason. Window roll-over re-admits only the capped
+//   numbers (partial indexes on the cap windows); expired leases are found by their expiry index.
+// - Windows only move forward (as in the memory store): a lease counts in the newest windows any
+//   process has seen, so one process's slightly older clock never resets another's counters.
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "backends.h"
+#include "cidrot/error.h"
+#include "cidrot/store.h"
+#include "group_commit.h"
+#include "sqlite_db.h"
+
+namespace cidrot::storage {
+namespace sqlite {
+namespace {
+
+enum PoolState : int { kAvailable = 0, kReserved = 1, kCapped = 2, kInactive = 3 };
+
+// All campaign names are 1..64 bytes of [A-Za-z0-9_.-], so '' can stand for "every campaign"
+// and ',' can join a list.
+constexpr const char* kEveryCampaign = "";
+
+std::string join_campaigns(const std::vector<std::string>& campaigns) {
+  std::string s;
+  for (const auto& c : campaigns) s += (s.empty() ? "" : ",") + c;
+  return s;
+}
+
+std::vector<std::string> split_campaigns(const std::string& s) {
+  std::vector<std::string> out;
+  for (std::size_t pos = 0; pos < s.size();) {
+    std::size_t comma = s.find(',', pos);
+    if (comma == std::string::npos) comma = s.size();
+    out.push_back(s.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  return out;
+}
+
+bool valid_lease_id(const std::string& id) {
+  if (id.size() != 32) return false;
+  return std::all_of(id.begin(), id.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// The columns read_row() expects, in order, for a numbers row aliased n.
+constexpr const char* kNumberColumns =
+    "n.id, n.caller_id, n.area_code, n.npa, n.carrier, n.campaigns, n.hourly_limit, "
+    "n.daily_limit, n.max_concurrent, n.active, n.meta_json, n.last_used, n.total_uses, "
+    "n.hour_start, n.hour_count, n.day_start, n.day_count, n.last_disposition, n.last_duration_s";
+constexpr int kNumberColumnCount = 19;
+
+struct Row {
+  std::int64_t id = 0;
+  Number number;
+  std::int64_t npa = 0;
+  std::int64_t last_used = 0, total_uses = 0;
+  std::int64_t hour_start = 0, hour_count = 0, day_start = 0, day_count = 0;
+  std::string last_disposition;
+  std::int64_t last_duration_s = -1;
+
+  std::int64_t hour_in(std::int64_t window) const { return hour_start == window ? hour_count : 0; }
+  std::int64_t day_in(std::int64_t window) const { return day_start == window ? day_count : 0; }
+  bool capped_in(std::int64_t hour, std::int64_t day) const {
+    const std::int64_t hl = number.hourly_limit.value_or(0), dl = number.daily_limit.value_or(0);
+    return (hl > 0 && hour_in(hour) >= hl) || (dl > 0 && day_in(day) >= dl);
+  }
+  int state(std::int64_t hour, std::int64_t day, std::int64_t leases) const {
+    if (!number.active) return kInactive;
+    if (capped_in(hour, day)) return kCapped;
+    return leases >= number.max_concurrent ? kReserved : kAvailable;
+  }
+  NumberState to_state(const Windows& w, std::int64_t live_leases) const {
+    NumberState st;
+    st.number = number;
+    st.last_used = from_unix_ms(last_used);
+    st.total_uses = total_uses;
+    st.hour_count = hour_in(w.hour_start);
+    st.day_count = day_in(w.day_start);
+    st.active_leases = static_cast<std::int32_t>(live_leases);
+    st.last_disposition = last_disposition;
+    st.last_duration_s = last_duration_s;
+    return st;
+  }
+};
+
+Row read_row(SQLite::Statement& q, int c = 0) {
+  Row r;
+  r.id = q.getColumn(c + 0).getInt64();
+  r.number.caller_id = q.getColumn(c + 1).getString();
+  r.number.area_code = q.getColumn(c + 2).getString();
+  r.npa = q.getColumn(c + 3).getInt64();
+  r.number.carrier = q.getColumn(c + 4).getString();
+  r.number.campaigns = split_campaigns(q.getColumn(c + 5).getString());
+  r.number.hourly_limit = q.getColumn(c + 6).getInt64();
+  r.number.daily_limit = q.getColumn(c + 7).getInt64();
+  r.number.max_concurrent = q.getColumn(c + 8).getInt();
+  r.number.active = q.getColumn(c + 9).getInt() != 0;
+  r.number.meta_json = q.getColumn(c + 10).getString();
+  r.last_used = q.getColumn(c + 11).getInt64();
+  r.total_uses = q.getColumn(c + 12).getInt64();
+  r.hour_start = q.getColumn(c + 13).getInt64();
+  r.hour_count = q.getColumn(c + 14).getInt64();
+  r.day_start = q.getColumn(c + 15).getInt64();
+  r.day_count = q.getColumn(c + 16).getInt64();
+  r.last_disposition = q.getColumn(c + 17).getString();
+  r.last_duration_s = q.getColumn(c + 18).getInt64();
+  return r;
+}
+
+// Resets a cached statement on scope exit, so a throw never leaves it mid-step.
+class Use {
+ public:
+  explicit Use(SQLite::Statement& s) : s_(s) {}
+  ~Use() { s_.tryReset(); }
+  SQLite::Statement* operator->() { return &s_; }
+  SQLite::Statement& operator*() { return s_; }
+
+ private:
+  SQLite::Statement& s_;
+};
+
+// The writer connection with its prepared statements. Used by the writer thread only.
+class Writer final : public BatchTarget {
+ public:
+  Writer(const Options& opts)
+      : opts_(opts),
+        db_(connect(opts)),
+        begin_(*db_, "BEGIN IMMEDIATE"),
+        commit_(*db_, "COMMIT"),
+        savepoint_(*db_, "SAVEPOINT job"),
+        release_(*db_, "RELEASE job"),
+        rollback_to_(*db_, "ROLLBACK TO job"),
+        meta_get_(*db_, "SELECT key, value FROM meta WHERE key IN ('hour_start', 'day_start')"),
+        meta_set_(*db_, "UPDATE meta SET value = ?2 WHERE key = ?1"),
+        expired_(*db_, "SELECT number_id FROM leases WHERE expires_at <= ?1"),
+        expired_del_(*db_, "DELETE FROM leases WHERE expires_at <= ?1"),
+        capped_old_(*db_,
+                    "SELECT id FROM numbers WHERE hourly_limit > 0 AND hour_count >= hourly_limit"
+                    " AND hour_start < ?1 UNION "
+                    "SELECT id FROM numbers WHERE daily_limit > 0 AND day_count >= daily_limit"
+                    " AND day_start < ?2"),
+        row_(*db_, std::string("SELECT ") + kNumberColumns + " FROM numbers n WHERE n.id = ?1"),
+        id_by_cid_(*db_, "SELECT id FROM numbers WHERE caller_id = ?1"),
+        lease_count_(*db_, "SELECT count(*) FROM leases WHERE number_id = ?1"),
+        pool_state_(*db_, "UPDATE pool SET state = ?2 WHERE number_id = ?1 AND state <> ?2"),
+        pick_npa_(*db_,
+                  "SELECT state, last_used, caller_id, number_id FROM pool"
+                  " WHERE campaign = ?1 AND npa = ?2 ORDER BY state, last_used, caller_id LIMIT 1"),
+        pick_any_(*db_,
+                  "SELECT state, last_used, caller_id, number_id FROM pool"
+                  " WHERE campaign = ?1 ORDER BY state, last_used, caller_id LIMIT 1"),
+        use_number_(*db_,
+                    "UPDATE numbers SET last_used = ?2, total_uses = total_uses + 1,"
+                    " hour_start = ?3, hour_count = ?4, day_start = ?5, day_count = ?6"
+                    " WHERE id = ?1"),
+        use_pool_(*db_, "UPDATE pool SET state = ?2, last_used = ?3 WHERE number_id = ?1"),
+        insert_lease_(*db_,
+                      "INSERT INTO leases (id, number_id, campaign, agent, destination, leased_at,"
+                      " expires_at, tier) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+        find_lease_(*db_, "SELECT number_id, expires_at FROM leases WHERE id = ?1"),
+        delete_lease_(*db_, "DELETE FROM leases WHERE id = ?1"),
+        delete_leases_of_(*db_, "DELETE FROM leases WHERE number_id = ?1"),
+        outcome_(*db_,
+                 "UPDATE numbers SET last_disposition = ?2, last_duration_s = ?3 WHERE id = ?1"),
+        insert_number_(*db_,
+                       "INSERT INTO numbers (caller_id, area_code, npa, carrier, campaigns,"
+                       " hourly_limit, daily_limit, max_concurrent, active, meta_json,"
+                       " hour_start, day_start) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+                       " ?11, ?12)"),
+        update_number_(*db_,
+                       "UPDATE numbers SET area_code = ?2, npa = ?3, carrier = ?4, campaigns = ?5,"
+                       " hourly_limit = ?6, daily_limit = ?7, max_concurrent = ?8, active = ?9,"
+                       " meta_json = ?10 WHERE caller_id = ?1"),
+        set_active_(*db_, "UPDATE numbers SET active = ?2 WHERE id = ?1"),
+        delete_pool_(*db_, "DELETE FROM pool WHERE number_id = ?1"),
+        insert_pool_(*db_,
+                     "INSERT INTO pool (number_id, campaign, npa, state, last_used, caller_id)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+        delete_number_(*db_, "DELETE FROM numbers WHERE id = ?1") {}
+
+  // --- BatchTarget --------------------------------------------------------------------------
+  void begin() override {
+    Use(begin_)->exec();
+    // Another process may have moved the windows since our last batch.
+    Use q(meta_get_);
+    while (q->executeStep()) {
+      const std::string key = q->getColumn(0).getString();
+      (key == "hour_start" ? hour_ : day_) = q->getColumn(1).getInt64();
+    }
+  }
+  void commit() override { Use(commit_)->exec(); }
+  void rollback() noexcept override {
+    if (in_transaction()) sqlite3_exec(db_->getHandle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  void savepoint() override {
+    Use(savepoint_)->exec();
+    saved_hour_ = hour_;
+    saved_day_ = day_;
+  }
+  void release_savepoint() override { Use(release_)->exec(); }
+  void rollback_savepoint() override {
+    Use(rollback_to_)->exec();
+    Use(release_)->exec();
+    hour_ = saved_hour_;
+    day_ = saved_day_;
+  }
+  bool in_transaction() noexcept override { return sqlite3_get_autocommit(db_->getHandle()) == 0; }
+  std::exception_ptr translate(std::exception_ptr e) noexcept override {
+    try {
+      std::rethrow_exception(e);
+    } catch (const SQLite::Exception& s) {
+      return std::make_exception_ptr(map_error(s, opts_.path, "write"));
+    } catch (const Error&) {
+      return std::current_exception();
+    } catch (const std::exception& other) {
+      return std::make_exception_ptr(
+          Error(ErrorCode::kInternal, std::string("sqlite: write failed: ") + other.what()));
+    } catch (...) {
+      return std::current_exception();
+    }
+  }
+
+  // --- operations (inside a batch's transaction) --------------------------------------------
+  LeaseResult lease(const LeaseRequest& req) {
+    const std::int64_t now = to_unix_ms(req.windows.now);
+    drop_expired(now);
+    advance_windows(req.windows);
+
+    LeaseResult result;
+    const std::string* campaigns[2] = {&req.campaign, &every_campaign_};
+    Probe best;
+    Tier tier = Tier::kAny;
+    int min_state = kInactive + 1;  // over the scope S of the whole ladder, for the denial
+    for (const LadderStep& step : *req.ladder) {
+      Probe step_best;
+      if (step.tier == Tier::kAny && step.npas.empty()) {
+        for (const std::string* c : campaigns) probe(pick_any_, *c, -1, &step_best, &min_state);
+      } else {
+        for (std::uint16_t npa : step.npas) {
+          for (const std::string* c : campaigns) probe(pick_npa_, *c, npa, &step_best, &min_state);
+        }
+      }
+      if (step_best.found) {
+        best = step_best;
+        tier = step.tier;
+        break;
+      }
+    }
+    if (!best.found) {
+      result.denial = deny_reason(min_state, campaigns);
+      return result;
+    }
+
+    Row row = load(best.number_id);
+    if (row.hour_start != hour_) row.hour_count = 0;
+    if (row.day_start != day_) row.day_count = 0;
+    row.hour_start = hour_;
+    row.day_start = day_;
+    ++row.hour_count;
+    ++row.day_count;
+    ++row.total_uses;
+    row.last_used = std::max(row.last_used, now);
+    {
+      Use q(use_number_);
+      q->bind(1, row.id);
+      q->bind(2, row.last_used);
+      q->bind(3, row.hour_start);
+      q->bind(4, row.hour_count);
+      q->bind(5, row.day_start);
+      q->bind(6, row.day_count);
+      q->exec();
+    }
+    const std::int64_t expires = now + req.ttl.count();
+    {
+      Use q(insert_lease_);
+      q->bind(1, req.lease_id);
+      q->bind(2, row.id);
+      q->bind(3, req.campaign);
+      q->bind(4, req.agent);
+      q->bind(5, req.destination);
+      q->bind(6, now);
+      q->bind(7, expires);
+      q->bind(8, tier_name(tier));
+      try {
+        q->exec();
+      } catch (const SQLite::Exception& e) {
+        if ((e.getErrorCode() & 0xff) != SQLITE_CONSTRAINT) throw;
+        throw Error(ErrorCode::kConflict, "lease_id: already in use", "lease_id");
+      }
+    }
+    {
+      Use q(use_pool_);
+      q->bind(1, row.id);
+      q->bind(2, row.state(hour_, day_, lease_count(row.id)));
+      q->bind(3, row.last_used);
+      q->exec();
+    }
+    Lease& l = result.lease.emplace();
+    l.id = req.lease_id;
+    l.number = std::move(row.number);
+    l.campaign = req.campaign;
+    l.agent = req.agent;
+    l.destination = req.destination;
+    l.leased_at = from_unix_ms(now);
+    l.expires_at = from_unix_ms(expires);
+    l.tier = tier;
+    return result;
+  }
+
+  std::int64_t release(const ReleaseRequest& req) {
+    const std::int64_t now = to_unix_ms(req.now);
+    drop_expired(now);
+    std::int64_t number_id = 0, ended = 0;
+    if (!req.lease_id.empty()) {
+      if (!valid_lease_id(req.lease_id)) return 0;
+      {
+        Use q(find_lease_);
+        q->bind(1, req.lease_id);
+        if (!q->executeStep()) return 0;
+        number_id = q->getColumn(0).getInt64();
+      }
+      Use d(delete_lease_);
+      d->bind(1, req.lease_id);
+      ended = d->exec();
+    } else {
+      number_id = id_by_caller_id(req.caller_id);
+      if (number_id == 0) return 0;
+      Use d(delete_leases_of_);
+      d->bind(1, number_id);
+      ended = d->exec();
+    }
+    if (ended == 0) return 0;
+    if (!req.outcome.disposition.empty()) {
+      Use q(outcome_);
+      q->bind(1, number_id);
+      q->bind(2, req.outcome.disposition);
+      q->bind(3, req.outcome.duration_s);
+      q->exec();
+    }
+    refresh(number_id);
+    return ended;
+  }
+
+  std::int64_t expire(TimePoint now) { return drop_expired(to_unix_ms(now)); }
+
+  UpsertResult upsert(const std::vector<Number>& numbers) {
+    UpsertResult r;
+    for (const Number& n : numbers) {
+      const std::int64_t npa =
+          std::stoll(n.area_code.empty() ? n.caller_id.substr(0, 3) : n.area_code);
+      const std::string campaigns = join_campaigns(n.campaigns);
+      std::int64_t id = id_by_caller_id(n.caller_id);
+      SQLite::Statement& q = id == 0 ? insert_number_ : update_number_;
+      {
+        Use u(q);
+        u->bind(1, n.caller_id);
+        u->bind(2, n.area_code.empty() ? n.caller_id.substr(0, 3) : n.area_code);
+        u->bind(3, npa);
+        u->bind(4, n.carrier);
+        u->bind(5, campaigns);
+        u->bind(6, n.hourly_limit.value_or(0));
+        u->bind(7, n.daily_limit.value_or(0));
+        u->bind(8, n.max_concurrent);
+        u->bind(9, n.active ? 1 : 0);
+        u->bind(10, n.meta_json);
+        if (id == 0) {
+          u->bind(11, hour_);
+          u->bind(12, day_);
+        }
+        u->exec();
+      }
+      std::int64_t last_used = 0;
+      int state;
+      if (id == 0) {
+        id = db_->getLastInsertRowid();
+        ++r.inserted;
+        Row fresh;
+        fresh.number = n;
+        state = fresh.state(hour_, day_, 0);
+      } else {
+        ++r.updated;
+        Row row = load(id);
+        last_used = row.last_used;
+        state = row.state(hour_, day_, lease_count(id));
+        Use d(delete_pool_);
+        d->bind(1, id);
+        d->exec();
+      }
+      const std::size_t rows = n.campaigns.empty() ? 1 : n.campaigns.size();
+      for (std::size_t i = 0; i < rows; ++i) {
+        Use p(insert_pool_);
+        p->bind(1, id);
+        p->bind(2, n.campaigns.empty() ? std::string(kEveryCampaign) : n.campaigns[i]);
+        p->bind(3, npa);
+        p->bind(4, state);
+        p->bind(5, last_used);
+        p->bind(6, n.caller_id);
+        p->exec();
+      }
+    }
+    return r;
+  }
+
+  bool set_active(const std::string& caller_id, bool active) {
+    const std::int64_t id = id_by_caller_id(caller_id);
+    if (id == 0) return false;
+    Use q(set_active_);
+    q->bind(1, id);
+    q->bind(2, active ? 1 : 0);
+    q->exec();
+    refresh(id);
+    return true;
+  }
+
+  bool remove(const std::string& caller_id) {
+    const std::int64_t id = id_by_caller_id(caller_id);
+    if (id == 0) return false;
+    for (SQLite::Statement* s : {&delete_leases_of_, &delete_pool_, &delete_number_}) {
+      Use q(*s);
+      q->bind(1, id);
+      q->exec();
+    }
+    return true;
+  }
+
+ private:
+  struct Probe {
+    bool found = false;
+    std::int64_t last_used = 0;
+    std::string caller_id;
+    std::int64_t number_id = 0;
+  };
+
+  // One index probe: the best row of (campaign, npa) (npa < 0: any NPA). Keeps the LRU available
+  // row in `best` and the lowest state seen in `min_state`.
+  void probe(SQLite::Statement& stmt, const std::string& campaign, int npa, Probe* best,
+             int* min_state) {
+    Use q(stmt);
+    q->bindNoCopy(1, campaign);
+    if (npa >= 0) q->bind(2, npa);
+    if (!q->executeStep()) return;
+    const int state = q->getColumn(0).getInt();
+    *min_state = std::min(*min_state, state);
+    if (state != kAvailable) return;
+    const std::int64_t last_used = q->getColumn(1).getInt64();
+    const char* cid = q->getColumn(2).getText();
+    if (best->found && (last_used > best->last_used ||
+                        (last_used == best->last_used && best->caller_id.compare(cid) <= 0))) {
+      return;
+    }
+    best->found = true;
+    best->last_used = last_used;
+    best->caller_id = cid;
+    best->number_id = q->getColumn(3).getInt64();
+  }
+
+  DenialReason deny_reason(int scope_min_state, const std::string* const* campaigns) {
+    int pool_min = kInactive + 1;
+    Probe unused;
+    for (int i = 0; i < 2; ++i) probe(pick_any_, *campaigns[i], -1, &unused, &pool_min);
+    if (pool_min >= kInactive) return DenialReason::kPoolEmpty;
+    if (scope_min_state >= kInactive) return DenialReason::kNoMatchInScope;
+    return scope_min_state == kCapped ? DenialReason::kAllLimited : DenialReason::kAllReserved;
+  }
+
+  Row load(std::int64_t id) {
+    Use q(row_);
+    q->bind(1, id);
+    if (!q->executeStep()) {
+      throw Error(ErrorCode::kInternal, "sqlite: pool row points at missing number " +
+                                            std::to_string(id) + " in " + opts_.path);
+    }
+    return read_row(*q);
+  }
+
+  std::int64_t id_by_caller_id(const std::string& caller_id) {
+    Use q(id_by_cid_);
+    q->bind(1, caller_id);
+    return q->executeStep() ? q->getColumn(0).getInt64() : 0;
+  }
+
+  std::int64_t lease_count(std::int64_t id) {
+    Use q(lease_count_);
+    q->bind(1, id);
+    q->executeStep();
+    return q->getColumn(0).getInt64();
+  }
+
+  // Re-evaluates a number's pool state in the current windows. Lease rows that expired but are
+  // not dropped yet still count: that errs towards "reserved", and every lease drops them first.
+  void refresh(std::int64_t id) {
+    Row row = load(id);
+    Use q(pool_state_);
+    q->bind(1, id);
+    q->bind(2, row.state(hour_, day_, lease_count(id)));
+    q->exec();
+  }
+
+  std::int64_t drop_expired(std::int64_t now) {
+    std::vector<std::int64_t> numbers;
+    {
+      Use q(expired_);
+      q->bind(1, now);
+      while (q->executeStep()) numbers.push_back(q->getColumn(0).getInt64());
+    }
+    if (numbers.empty()) return 0;
+    {
+      Use d(expired_del_);
+      d->bind(1, now);
+      d->exec();
+    }
+    std::sort(numbers.begin(), numbers.end());
+    for (auto it = numbers.begin(); it != numbers.end();
+         it = std::upper_bound(it, numbers.end(), *it)) {
+      refresh(*it);
+    }
+    return static_cast<std::int64_t>(numbers.size());
+  }
+
+  // Moves the stored windows forward to `w` and re-admits the numbers whose cap was in an
+  // earlier window: only capped rows are visited, through the partial cap indexes.
+  void advance_windows(const Windows& w) {
+    if (w.hour_start <= hour_ && w.day_start <= day_) return;
+    hour_ = std::max(hour_, w.hour_start);
+    day_ = std::max(day_, w.day_start);
+    for (const auto& [key, value] : {std::pair<const char*, std::int64_t>{"hour_start", hour_},
+                                     std::pair<const char*, std::int64_t>{"day_start", day_}}) {
+      Use q(meta_set_);
+      q->bind(1, key);
+      q->bind(2, value);
+      q->exec();
+    }
+    std::vector<std::int64_t> ids;
+    {
+      Use q(capped_old_);
+      q->bind(1, hour_);
+      q->bind(2, day_);
+      while (q->executeStep()) ids.push_back(q->getColumn(0).getInt64());
+    }
+    for (std::int64_t id : ids) refresh(id);
+  }
+
+  Options opts_;
+  std::unique_ptr<SQLite::Database> db_;
+  std::int64_t hour_ = 0, day_ = 0;  // the stored windows, as of this transaction
+  std::int64_t saved_hour_ = 0, saved_day_ = 0;
+  const std::string every_campaign_ = kEveryCampaign;
+  SQLite::Statement begin_, commit_, savepoint_, release_, rollback_to_;
+  SQLite::Statement meta_get_, meta_set_, expired_, expired_del_, capped_old_;
+  SQLite::Statement row_, id_by_cid_, lease_count_, pool_state_;
+  SQLite::Statement pick_npa_, pick_any_, use_number_, use_pool_, insert_lease_;
+  SQLite::Statement find_lease_, delete_lease_, delete_leases_of_, outcome_;
+  SQLite::Statement insert_number_, update_number_, set_active_, delete_pool_, insert_pool_;
+  SQLite::Statement delete_number_;
+};
+
+// Reader connections, created on demand and reused; each is used by one thread at a time.
+class Readers {
+ public:
+  explicit Readers(const Options& opts) : opts_(opts) {}
+
+  template <class F>
+  auto with(const char* what, F&& fn) -> decltype(fn(std::declval<SQLite::Database&>())) {
+    std::unique_ptr<SQLite::Database> db;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!idle_.empty()) {
+        db = std::move(idle_.back());
+        idle_.pop_back();
+      }
+    }
+    if (!db) db = connect(opts_);
+    struct Return {
+      Readers* self;
+      std::unique_ptr<SQLite::Database>* db;
+      ~Return() {
+        // A connection left inside a transaction by a throw is dropped, not reused.
+        if (sqlite3_get_autocommit((*db)->getHandle()) == 0) return;
+        std::lock_guard<std::mutex> lock(self->mu_);
+        if (self->idle_.size() < 8) self->idle_.push_back(std::move(*db));
+      }
+    } give_back{this, &db};
+    try {
+      return fn(*db);
+    } catch (const SQLite::Exception& e) {
+      throw map_error(e, opts_.path, what);
+    }
+  }
+
+ private:
+  Options opts_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<SQLite::Database>> idle_;
+};
+
+// A read transaction: several statements see one snapshot.
+class ReadTxn {
+ public:
+  explicit ReadTxn(SQLite::Database& db) : db_(db) { db_.exec("BEGIN"); }
+  ~ReadTxn() { sqlite3_exec(db_.getHandle(), "COMMIT", nullptr, nullptr, nullptr); }
+
+ private:
+  SQLite::Database& db_;
+};
+
+// Live leases of n.id at :now.
+constexpr const char* kLiveLeases =
+    "(SELECT count(*) FROM leases l WHERE l.number_id = n.id AND l.expires_at > :now)";
+
+// The write side of one database file in this process. Store objects opened on the same file
+// with the same options share it, so their writes batch together instead of contending for
+// SQLite's write lock (which would make them wait on each other in the busy handler).
+struct WriteSide {
+  explicit WriteSide(const Options& opts)
+      : writer(opts),
+        commits(&writer, &writer,
+                std::chrono::milliseconds(std::max(opts.busy_timeout_ms, 1000) + 1000)) {}
+  Writer writer;
+  GroupCommit<Writer> commits;
+};
+
+std::shared_ptr<WriteSide> shared_write_side(const Options& opts) {
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<WriteSide>> sides;
+  std::error_code ec;
+  std::string key = std::filesystem::canonical(opts.path, ec).string();
+  if (ec) key = opts.path;
+  key += opts.synchronous_full ? "|full|" : "|normal|";
+  key += std::to_string(opts.busy_timeout_ms);
+  std::lock_guard<std::mutex> lock(mu);
+  for (auto it = sides.begin(); it != sides.end();) {
+    it = it->second.expired() ? sides.erase(it) : std::next(it);
+  }
+  if (auto existing = sides[key].lock()) return existing;
+  auto side = std::make_shared<WriteSide>(opts);
+  sides[key] = side;
+  return side;
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(const Options& opts)
+      : opts_(opts), write_(shared_write_side(opts)), commits_(write_->commits), readers_(opts) {}
+
+  std::string backend_name() const override { return "sqlite"; }
+
+  UpsertResult upsert_numbers(const std::vector<Number>& numbers) override {
+    return commits_.run([&](Writer& w) { return w.upsert(numbers); });
+  }
+
+  bool set_active(const std::string& caller_id, bool active) override {
+    return commits_.run([&](Writer& w) { return w.set_active(caller_id, active); });
+  }
+
+  bool remove_number(const std::string& caller_id) override {
+    return commits_.run([&](Writer& w) { return w.remove(caller_id); });
+  }
+
+  std::optional<NumberState> get_number(const std::string& caller_id,
+                                        const Windows& windows) override {
+    return readers_.with("read", [&](SQLite::Database& db) -> std::optional<NumberState> {
+      SQLite::Statement q(db, std::string("SELECT ") + kNumberColumns + ", " + kLiveLeases +
+                                  " FROM numbers n WHERE n.caller_id = :cid");
+      q.bind(":cid", caller_id);
+      q.bind(":now", to_unix_ms(windows.now));
+      if (!q.executeStep()) return std::nullopt;
+      return read_row(q).to_state(windows, q.getColumn(kNumberColumnCount).getInt64());
+    });
+  }
+
+  ListPage list_numbers(const ListQuery& query, const Windows& windows) override {
+    return readers_.with("read", [&](SQLite::Database& db) {
+      const std::string eff_hour = "(CASE WHEN n.hour_start = :h THEN n.hour_count ELSE 0 END)";
+      const std::string eff_day = "(CASE WHEN n.day_start = :d THEN n.day_count ELSE 0 END)";
+      std::string where = " WHERE 1";
+      if (!query.campaign.empty()) {
+        where +=
+            " AND (n.campaigns = '' OR instr(',' || n.campaigns || ',', ',' || :c || ',') > 0)";
+      }
+      if (!query.area_codes.empty()) {
+        where += " AND n.npa IN (";
+        for (std::size_t i = 0; i < query.area_codes.size(); ++i) {
+          where += (i ? "," : "") + std::to_string(query.area_codes[i]);
+        }
+        where += ")";
+      }
+      if (query.active) where += *query.active ? " AND n.active = 1" : " AND n.active = 0";
+      if (query.leased)
+        where += std::string(" AND ") + kLiveLeases + (*query.leased ? " > 0" : " = 0");
+      if (query.limited) {
+        where += std::string(" AND ") + (*query.limited ? "" : "NOT ") +
+                 "((n.hourly_limit > 0 AND " + eff_hour +
+                 " >= n.hourly_limit) OR (n.daily_limit > 0 AND " + eff_day + " >= n.daily_limit))";
+      }
+      if (!query.caller_id_prefix.empty()) {
+        where += " AND substr(n.caller_id, 1, length(:p)) = :p";
+      }
+      auto bind = [&](SQLite::Statement& q) {
+        auto maybe = [&](const char* name, auto value) {
+          if (q.getIndex(name) > 0) q.bind(name, value);
+        };
+        maybe(":h", windows.hour_start);
+        maybe(":d", windows.day_start);
+        maybe(":now", to_unix_ms(windows.now));
+        maybe(":c", query.campaign);
+        maybe(":p", query.caller_id_prefix);
+      };
+      ReadTxn txn(db);
+      ListPage page;
+      {
+        SQLite::Statement count(db, "SELECT count(*) FROM numbers n" + where);
+        bind(count);
+        count.executeStep();
+        page.total = count.getColumn(0).getInt64();
+      }
+      std::string key;
+      switch (query.sort) {
+        case SortKey::kCallerId:
+          key = "n.caller_id";
+          break;
+        case SortKey::kLastUsed:
+          key = "n.last_used";
+          break;
+        case SortKey::kHourCount:
+          key = eff_hour;
+          break;
+        case SortKey::kDayCount:
+          key = eff_day;
+          break;
+        case SortKey::kTotalUses:
+          key = "n.total_uses";
+          break;
+      }
+      const char* dir = query.descending ? " DESC" : " ASC";
+      std::string order = " ORDER BY " + key + dir;
+      if (query.sort != SortKey::kCallerId) order += ", n.caller_id ASC";
+      SQLite::Statement q(db, std::string("SELECT ") + kNumberColumns + ", " + kLiveLeases +
+                                  " FROM numbers n" + where + order +
+                                  " LIMIT :limit OFFSET :offset");
+      bind(q);
+      q.bind(":limit", query.limit);
+      q.bind(":offset", query.offset);
+      while (q.executeStep()) {
+        page.items.push_back(
+            read_row(q).to_state(windows, q.getColumn(kNumberColumnCount).getInt64()));
+      }
+      return page;
+    });
+  }
+
+  LeaseResult lease(const LeaseRequest& req) override {
+    if (!valid_lease_id(req.lease_id)) {
+      throw Error(ErrorCode::kInvalidArgument, "lease_id: must be 32 lowercase hex chars",
+                  "lease_id");
+    }
+    if (req.ladder == nullptr) {
+      throw Error(ErrorCode::kInvalidArgument, "ladder: missing", "ladder");
+    }
+    return commits_.run([&](Writer& w) { return w.lease(req); });
+  }
+
+  std::int64_t release(const ReleaseRequest& req) override {
+    return commits_.run([&](Writer& w) { return w.release(req); });
+  }
+
+  std::int64_t expire(TimePoint now) override {
+    return commits_.run([&](Writer& w) { return w.expire(now); });
+  }
+
+  std::vector<Lease> list_leases(TimePoint now, std::int64_t limit) override {
+    return readers_.with("read", [&](SQLite::Database& db) {
+      SQLite::Statement q(db, std::string("SELECT l.id, l.campaign, l.agent, l.destination,"
+                                          " l.leased_at, l.expires_at, l.tier, ") +
+                                  kNumberColumns +
+                                  " FROM leases l JOIN numbers n ON n.id = l.number_id"
+                                  " WHERE l.expires_at > :now ORDER BY l.expires_at, l.id"
+                                  " LIMIT :limit");
+      q.bind(":now", to_unix_ms(now));
+      q.bind(":limit", limit);
+      std::vector<Lease> out;
+      while (q.executeStep()) {
+        Lease& l = out.emplace_back();
+        l.id = q.getColumn(0).getString();
+        l.campaign = q.getColumn(1).getString();
+        l.agent = q.getColumn(2).getString();
+        l.destination = q.getColumn(3).getString();
+        l.leased_at = from_unix_ms(q.getColumn(4).getInt64());
+        l.expires_at = from_unix_ms(q.getColumn(5).getInt64());
+        l.tier = parse_tier(q.getColumn(6).getString());
+        l.number = read_row(q, 7).number;
+      }
+      return out;
+    });
+  }
+
+  StoreStats stats(const Windows& windows) override {
+    return readers_.with("read", [&](SQLite::Database& db) {
+      ReadTxn txn(db);
+      StoreStats st;
+      const std::int64_t now = to_unix_ms(windows.now);
+      const std::string hour_capped =
+          "(n.hourly_limit > 0 AND n.hour_start = :h AND n.hour_count >= n.hourly_limit)";
+      const std::string day_capped =
+          "(n.daily_limit > 0 AND n.day_start = :d AND n.day_count >= n.daily_limit)";
+      {
+        SQLite::Statement q(db,
+                            "SELECT count(*), coalesce(sum(n.active), 0),"
+                            " coalesce(sum(n.total_uses), 0),"
+                            " coalesce(sum(n.active AND " +
+                                hour_capped +
+                                "), 0),"
+                                " coalesce(sum(n.active AND " +
+                                day_capped +
+                                "), 0)"
+                                " FROM numbers n");
+        q.bind(":h", windows.hour_start);
+        q.bind(":d", windows.day_start);
+        q.executeStep();
+        st.numbers = q.getColumn(0).getInt64();
+        st.active = q.getColumn(1).getInt64();
+        st.disabled = st.numbers - st.active;
+        st.total_uses = q.getColumn(2).getInt64();
+        st.capped_hourly = q.getColumn(3).getInt64();
+        st.capped_daily = q.getColumn(4).getInt64();
+      }
+      {
+        SQLite::Statement q(db,
+                            "SELECT count(*), count(DISTINCT number_id) FROM leases"
+                            " WHERE expires_at > :now");
+        q.bind(":now", now);
+        q.executeStep();
+        st.active_leases = q.getColumn(0).getInt64();
+        st.leased_numbers = q.getColumn(1).getInt64();
+      }
+      {
+        SQLite::Statement q(db,
+                            "SELECT campaign, count(*) FROM leases WHERE expires_at > :now"
+                            " GROUP BY campaign ORDER BY campaign");
+        q.bind(":now", now);
+        while (q.executeStep()) {
+          st.leases_by_campaign.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getInt64());
+        }
+      }
+      {
+        SQLite::Statement q(db, std::string("SELECT n.npa, count(*), coalesce(sum(NOT ") +
+                                    hour_capped + " AND NOT " + day_capped + " AND " + kLiveLeases +
+                                    " < n.max_concurrent), 0)"
+                                    " FROM numbers n WHERE n.active = 1 GROUP BY n.npa"
+                                    " ORDER BY n.npa");
+        q.bind(":h", windows.hour_start);
+        q.bind(":d", windows.day_start);
+        q.bind(":now", now);
+        while (q.executeStep()) {
+          AreaCodeStats& a = st.area_codes.emplace_back();
+          a.npa = static_cast<std::uint16_t>(q.getColumn(0).getInt());
+          a.numbers = q.getColumn(1).getInt64();
+          a.available = q.getColumn(2).getInt64();
+        }
+      }
+      return st;
+    });
+  }
+
+  void ping() override {
+    readers_.with("ping", [&](SQLite::Database& db) { return db.execAndGet("SELECT 1").getInt(); });
+  }
+
+ private:
+  Options opts_;
+  std::shared_ptr<WriteSide> write_;
+  GroupCommit<Writer>& commits_;
+  Readers readers_;
+};
+
+}  // namespace
+}  // namespace sqlite
+
+std::shared_ptr<Store> open_sqlite_store(const std::string& url) {
+  const sqlite::Options opts = sqlite::parse_url(url);
+  sqlite::prepare_database(opts);
+  try {
+    return std::make_shared<sqlite::SqliteStore>(opts);
+  } catch (const SQLite::Exception& e) {
+    throw sqlite::map_error(e, opts.path, "open");
+  }
+}
+
+}  // namespace cidrot::storage

@@ -1,0 +1,190 @@
+// Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
+// SQLite-specific store behaviour the conformance suite cannot see: the maintained pool states
+// (cap re-admission at window roll-over, expiry), all-or-nothing batches, several store objects
+// on one file, and that a lease is served by index probes, not scans.
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "cidrot/cidrot.h"
+#include "test_util.h"
+
+using namespace cidrot;
+using namespace cidrot::sqlite_test;
+
+namespace {
+
+const Ladder kAnyLadder = {LadderStep{Tier::kAny, {}}};
+constexpr std::int64_t kHour = 3600;
+
+LeaseResult lease_on(Store& store, const Windows& w, const Ladder& ladder = kAnyLadder,
+                     std::chrono::milliseconds ttl = std::chrono::minutes(5)) {
+  LeaseRequest req;
+  req.lease_id = make_lease_id();
+  req.campaign = "sales";
+  req.destination = "2125550199";
+  req.ladder = &ladder;
+  req.windows = w;
+  req.ttl = ttl;
+  return store.lease(req);
+}
+
+struct Db {
+  std::string path = fresh_dir() + "/cidrot.db";
+  std::shared_ptr<Store> store = open_store("sqlite://" + path);
+  std::int64_t base = 1'800'000'000 - 1'800'000'000 % 86400;  // a day start
+
+  Windows at(std::int64_t seconds_into_day) const {
+    const std::int64_t s = base + seconds_into_day;
+    return Windows{std::chrono::system_clock::from_time_t(s), s - s % kHour, base};
+  }
+  LeaseResult lease(const Windows& w, const Ladder& ladder = kAnyLadder,
+                    std::chrono::milliseconds ttl = std::chrono::minutes(5)) {
+    return lease_on(*store, w, ladder, ttl);
+  }
+  std::int64_t release_all(const std::string& caller_id, const Windows& w) {
+    ReleaseRequest r;
+    r.caller_id = caller_id;
+    r.now = w.now;
+    return store->release(r);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("capped numbers come back when their window rolls over", "[store]") {
+  Db db;
+  db.store->upsert_numbers({make_number("2125550101", 1, 3), make_number("2125550102", 1, 3)});
+  for (int hour = 0; hour < 3; ++hour) {
+    const Windows w = db.at(hour * kHour + 60);
+    std::set<std::string> got;
+    for (int i = 0; i < 2; ++i) {
+      LeaseResult r = db.lease(w);
+      REQUIRE(r);
+      got.insert(r.lease->number.caller_id);
+      db.release_all(r.lease->number.caller_id, w);
+    }
+    CHECK(got.size() == 2);
+    LeaseResult denied = db.lease(w);
+    REQUIRE_FALSE(denied);
+    CHECK(denied.denial == DenialReason::kAllLimited);
+  }
+  // Daily cap 3 reached by both: the next hour of the same day stays limited.
+  LeaseResult r = db.lease(db.at(3 * kHour + 60));
+  REQUIRE_FALSE(r);
+  CHECK(r.denial == DenialReason::kAllLimited);
+  // The next day re-admits them.
+  db.base += 86400;
+  CHECK(db.lease(db.at(60)));
+}
+
+TEST_CASE("an expired lease frees its number inside the next lease", "[store]") {
+  Db db;
+  db.store->upsert_numbers({make_number("2125550101")});
+  const Windows w = db.at(60);
+  REQUIRE(db.lease(w, kAnyLadder, std::chrono::seconds(30)));
+  LeaseResult busy = db.lease(db.at(89));
+  REQUIRE_FALSE(busy);
+  CHECK(busy.denial == DenialReason::kAllReserved);
+  CHECK(db.lease(db.at(90)));
+}
+
+TEST_CASE("a failing upsert batch writes nothing", "[store]") {
+  Db db;
+  db.store->upsert_numbers({make_number("2125550101", 7)});
+  std::vector<Number> batch;
+  for (int i = 0; i < 1000; ++i) batch.push_back(make_number(std::to_string(3125550000LL + i)));
+  batch[0] = make_number("2125550101", 9);
+  batch.back().area_code = "x";  // not an NPA: the store fails on the last number
+  CHECK_THROWS_AS(db.store->upsert_numbers(batch), Error);
+  SQLite::Database raw(db.path);
+  CHECK(query_int(raw, "SELECT count(*) FROM numbers") == 1);
+  CHECK(query_int(raw, "SELECT hourly_limit FROM numbers") == 7);
+  CHECK(query_int(raw, "SELECT count(*) FROM pool") == 1);
+  // The store keeps working after the failed batch.
+  CHECK(db.lease(db.at(60)));
+}
+
+TEST_CASE("two store objects on one file never double-lease", "[store]") {
+  Db db;
+  auto other = open_store("sqlite://" + db.path);
+  std::vector<Number> numbers;
+  for (int i = 0; i < 8; ++i) numbers.push_back(make_number(std::to_string(2125550100 + i), 20));
+  db.store->upsert_numbers(numbers);
+  const Windows w = db.at(60);
+  std::mutex mu;
+  std::map<std::string, int> held;  // caller_id -> leases currently held
+  std::atomic<int> granted{0}, violations{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      Store& s = t % 2 ? *other : *db.store;
+      for (int i = 0; i < 400; ++i) {
+        LeaseResult r = lease_on(s, w);
+        if (!r) {
+          if (r.denial == DenialReason::kAllLimited) break;
+          continue;
+        }
+        ++granted;
+        const std::string cid = r.lease->number.caller_id;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (++held[cid] > 1) ++violations;
+        }
+        std::this_thread::yield();
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          --held[cid];
+        }
+        ReleaseRequest rel;
+        rel.lease_id = r.lease->id;
+        rel.now = w.now;
+        CHECK(s.release(rel) == 1);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(violations == 0);
+  CHECK(granted == 8 * 20);
+  StoreStats st = db.store->stats(w);
+  CHECK(st.total_uses == 8 * 20);
+  CHECK(st.capped_hourly == 8);
+}
+
+TEST_CASE("a lease is served by index probes, never a scan of the pool", "[store]") {
+  Db db;
+  std::vector<Number> numbers;
+  for (int i = 0; i < 2000; ++i) {
+    numbers.push_back(make_number(std::to_string(2125550000LL + i * 7919 % 10000), 1));
+  }
+  db.store->upsert_numbers(numbers);
+  SQLite::Database raw(db.path, SQLite::OPEN_READWRITE);
+  raw.exec("ANALYZE");
+  // The statements the writer runs per lease, with their parameters (see sqlite_store.cpp).
+  const char* statements[] = {
+      "SELECT state, last_used, caller_id, number_id FROM pool WHERE campaign = ?1 AND npa = ?2"
+      " ORDER BY state, last_used, caller_id LIMIT 1",
+      "SELECT state, last_used, caller_id, number_id FROM pool WHERE campaign = ?1"
+      " ORDER BY state, last_used, caller_id LIMIT 1",
+      "SELECT number_id FROM leases WHERE expires_at <= ?1",
+      "SELECT id FROM numbers WHERE hourly_limit > 0 AND hour_count >= hourly_limit"
+      " AND hour_start < ?1 UNION SELECT id FROM numbers WHERE daily_limit > 0"
+      " AND day_count >= daily_limit AND day_start < ?2",
+      "SELECT count(*) FROM leases WHERE number_id = ?1",
+      "UPDATE pool SET state = ?2, last_used = ?3 WHERE number_id = ?1",
+  };
+  for (const char* sql : statements) {
+    SQLite::Statement plan(raw, std::string("EXPLAIN QUERY PLAN ") + sql);
+    std::string detail;
+    while (plan.executeStep()) detail += plan.getColumn(3).getString() + "; ";
+    INFO(sql << "\n  -> " << detail);
+    CHECK(detail.find("SCAN") == std::string::npos);
+    CHECK(detail.find("TEMP B-TREE FOR ORDER BY") == std::string::npos);
+  }
+}
