@@ -8,7 +8,7 @@
 -- Keys under the base B:
 --   meta          hash   v (layout version), wh/wd (newest hour/day window seen)
 --   ids           zset   every caller_id, score 0 (lexicographic = numeric order)
---   n:<cid>       hash   a number: config + usage (see F below)
+--   n:<cid>       hash   a number: config + usage (see F below); ls = its lease ids, comma-joined
 --   a:<pool>      zset   AVAILABLE numbers of a pool, score last_used ms; pool "*" = numbers that
 --   a:<pool>:<npa>       serve every campaign. Available = active, below max_concurrent, not capped
 --                        in the current windows. Ties on score order by member = lowest caller_id.
@@ -17,7 +17,6 @@
 --   x             zset   lease ids by expiry ms
 --   l:<id>        string a lease: cid \n campaign \n leased_at \n expires \n tier \n dest \n agent;
 --                        '' (with a TTL) = an abandoned id that must never lease
---   nl:<cid>      set    a number's lease ids
 -- Windows only move forward (as in the memory store): a request carrying an older window counts in
 -- the newest one seen, so servers a hair apart around a boundary never reset each other's counts.
 
@@ -28,15 +27,25 @@ local OP = ARGV[1]
 
 local META, IDS, CNT, CH, CD, EXP = B .. 'meta', B .. 'ids', B .. 'c', B .. 'ch', B .. 'cd', B .. 'x'
 
--- Positions in F are used below as v[1]..v[12].
-local F = {'npa', 'camps', 'act', 'mc', 'al', 'hl', 'hc', 'hw', 'dl', 'dc', 'dw', 'lu'}
+-- Positions in F are used below as v[1]..v[13]; a lease reads FL (F + what its reply needs).
+local F = {'npa', 'camps', 'act', 'mc', 'al', 'hl', 'hc', 'hw', 'dl', 'dc', 'dw', 'lu', 'ls'}
+local FL = {'npa', 'camps', 'act', 'mc', 'al', 'hl', 'hc', 'hw', 'dl', 'dc', 'dw', 'lu', 'ls', 'tu',
+            'car', 'meta'}
 
 local function nkey(cid) return B .. 'n:' .. cid end
 
-local function load(cid)
-  local v = call('HMGET', nkey(cid), unpack(F))
+local function load(cid, fields)
+  local v = call('HMGET', nkey(cid), unpack(fields or F))
   if not v[1] then return nil end
   return v
+end
+
+-- A number's lease ids without `id`.
+local function without(ls, id)
+  if ls == id then return '' end
+  local t = {}
+  for x in string.gmatch(ls, '[^,]+') do if x ~= id then t[#t + 1] = x end end
+  return table.concat(t, ',')
 end
 
 local function pools_of(camps)
@@ -150,12 +159,11 @@ local function end_lease(id, rec)
   local cid = string.sub(rec, 1, string.find(rec, '\n', 1, true) - 1)
   call('DEL', B .. 'l:' .. id)
   call('ZREM', EXP, id)
-  call('SREM', B .. 'nl:' .. cid, id)
   local v = load(cid)
   if v then
     local s0 = derive(v, WH, WD)
     v[5] = tostring(tonumber(v[5]) - 1)
-    call('HSET', nkey(cid), 'al', v[5])
+    call('HSET', nkey(cid), 'al', v[5], 'ls', without(v[13] or '', id))
     transition(cid, s0, derive(v, WH, WD))
   end
   return cid
@@ -178,9 +186,9 @@ end
 
 local CONFIG = {'npa', 'car', 'camps', 'hl', 'dl', 'mc', 'act', 'meta'}
 
-local function lease_reply(cid, tier, exp)
-  local c = call('HMGET', nkey(cid), unpack(CONFIG))
-  return {1, cid, tier, exp, c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]}
+-- v: FL values of the leased number.
+local function lease_reply(cid, tier, exp, v)
+  return {1, cid, tier, exp, v[1], v[15], v[2], v[6], v[9], v[4], v[3], v[16]}
 end
 
 -- lease: now h d id campaign agent dest ttl_ms retry nsteps {tier n npa...}...
@@ -195,7 +203,8 @@ local function op_lease()
     if ARGV[10] == '1' and existing ~= '' then
       local f = {}
       for x in string.gmatch(existing, '([^\n]*)\n') do f[#f + 1] = x end
-      if f[2] == camp then return lease_reply(f[1], tonumber(f[5]), f[4]) end
+      local v = load(f[1], FL)
+      if v and f[2] == camp then return lease_reply(f[1], tonumber(f[5]), f[4], v) end
     end
     return {-1}
   end
@@ -275,7 +284,7 @@ local function op_lease()
     return {0, 1}
   end
 
-  local v = load(best)
+  local v = load(best, FL)
   local s0 = derive(v, WH, WD)
   local hc = (tonumber(v[8]) == WH) and tonumber(v[7]) + 1 or 1
   local dc = (tonumber(v[11]) == WD) and tonumber(v[10]) + 1 or 1
@@ -285,16 +294,16 @@ local function op_lease()
   v[7], v[8] = tostring(hc), string.format('%d', WH)
   v[10], v[11] = tostring(dc), string.format('%d', WD)
   v[12] = lu
-  call('HSET', nkey(best), 'lu', lu, 'hw', v[8], 'hc', v[7], 'dw', v[11], 'dc', v[10], 'al', v[5])
-  call('HINCRBY', nkey(best), 'tu', 1)
+  local ls = (v[13] == false or v[13] == '') and id or (v[13] .. ',' .. id)
+  call('HSET', nkey(best), 'lu', lu, 'hw', v[8], 'hc', v[7], 'dw', v[11], 'dc', v[10], 'al', v[5],
+       'ls', ls, 'tu', tostring(tonumber(v[14]) + 1))
   transition(best, s0, derive(v, WH, WD))
 
   local exp = string.format('%d', nowv + tonumber(ARGV[9]))
   call('SET', lkey, best .. '\n' .. camp .. '\n' .. now .. '\n' .. exp .. '\n' .. btier .. '\n' ..
       ARGV[8] .. '\n' .. ARGV[7])
   call('ZADD', EXP, exp, id)
-  call('SADD', B .. 'nl:' .. best, id)
-  return lease_reply(best, btier, exp)
+  return lease_reply(best, btier, exp, v)
 end
 
 -- release: now lease_id caller_id disposition duration
@@ -310,13 +319,12 @@ local function op_release()
       ended = 1
     end
   else
-    for _, id in ipairs(call('SMEMBERS', B .. 'nl:' .. cid)) do
+    local ls = call('HGET', nkey(cid), 'ls')
+    for id in string.gmatch(ls or '', '[^,]+') do
       local rec = call('GET', B .. 'l:' .. id)
-      if rec then
+      if rec and rec ~= '' then
         end_lease(id, rec)
         ended = ended + 1
-      else
-        call('SREM', B .. 'nl:' .. cid, id)
       end
     end
   end
@@ -357,9 +365,9 @@ local function op_upsert()
       upd = upd + 1
     else
       ins = ins + 1
-      v = {nil, nil, nil, nil, '0', nil, '0', '0', nil, '0', '0', '0'}
+      v = {nil, nil, nil, nil, '0', nil, '0', '0', nil, '0', '0', '0', ''}
       call('HSET', key, 'al', '0', 'hc', '0', 'hw', '0', 'dc', '0', 'dw', '0', 'lu', '0', 'tu',
-           '0', 'disp', '', 'dur', '-1')
+           '0', 'ls', '', 'disp', '', 'dur', '-1')
       call('ZADD', IDS, 0, cid)
     end
     v[1], v[2], v[3], v[4], v[6], v[9] = ARGV[i + 1], ARGV[i + 3], ARGV[i + 7], ARGV[i + 6],
@@ -392,11 +400,10 @@ local function op_remove()
   local cid = ARGV[2]
   local v = load(cid)
   if not v then return 0 end
-  for _, id in ipairs(call('SMEMBERS', B .. 'nl:' .. cid)) do
+  for id in string.gmatch(v[13] or '', '[^,]+') do
     call('DEL', B .. 'l:' .. id)
     call('ZREM', EXP, id)
   end
-  call('DEL', B .. 'nl:' .. cid)
   index(cid, derive(v, WH, WD), false)
   call('DEL', nkey(cid))
   call('ZREM', IDS, cid)

@@ -1,0 +1,173 @@
+// Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
+//
+// Redis store throughput and latency: N client threads share one store object (as the threads of
+// one cidrot-server do) over one Redis. The memory store runs the same workload in the same
+// process for a ratio.
+//
+//   CIDROT_BENCH_REDIS_URL=redis://127.0.0.1:6390/0 ./cidrot_redis_bench
+//
+// Workloads (numbers spread over 10 NPAs, the destination's NPA first, then anything):
+//   Lease         lease only; each lease ends by its 50 ms TTL, so every script call also expires
+//                 about one lease (the steady state of a server whose calls are never released)
+//   LeaseRelease  lease then release (two script calls per lease)
+// leases/s is items_per_second. After the table, p50/p99 of single lease calls over all threads of
+// each run (the last, measured run of each benchmark).
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cidrot/cidrot.h"
+
+namespace {
+
+constexpr int kNumbers = 5000;
+constexpr std::uint16_t kNpas[] = {212, 646, 917, 718, 347, 305, 786, 312, 773, 415};
+
+std::mutex g_mu;
+std::map<std::string, std::vector<double>> g_latency_us;  // per benchmark run name
+
+std::string redis_url() {
+  const char* env = std::getenv("CIDROT_BENCH_REDIS_URL");
+  std::string base = env != nullptr && *env != '\0' ? env : "redis://127.0.0.1:6390/0";
+  return base + "?pool=16&timeout_ms=5000&prefix=bench" + std::to_string(std::time(nullptr));
+}
+
+std::shared_ptr<cidrot::Store> open_seeded(const std::string& url) {
+  auto store = cidrot::open_store(url);
+  std::vector<cidrot::Number> numbers;
+  for (int i = 0; i < kNumbers; ++i) {
+    cidrot::Number n;
+    const std::uint16_t npa = kNpas[i % 10];
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%u55%05d", npa, i);
+    n.caller_id = buf;
+    n.area_code = std::to_string(npa);
+    n.campaigns = {"bench"};
+    n.hourly_limit = 0;
+    n.daily_limit = 0;
+    numbers.push_back(n);
+  }
+  store->upsert_numbers(numbers);
+  return store;
+}
+
+cidrot::Store& store_for(const std::string& kind) {
+  static std::mutex mu;
+  static std::map<std::string, std::shared_ptr<cidrot::Store>> stores;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& s = stores[kind];
+  if (!s) s = open_seeded(kind == "redis" ? redis_url() : "memory://");
+  return *s;
+}
+
+const std::vector<cidrot::Ladder>& ladders() {
+  static const std::vector<cidrot::Ladder> all = [] {
+    std::vector<cidrot::Ladder> v;
+    for (std::uint16_t npa : kNpas) {
+      v.push_back({cidrot::LadderStep{cidrot::Tier::kSameNpa, {npa}},
+                   cidrot::LadderStep{cidrot::Tier::kAny, {}}});
+    }
+    return v;
+  }();
+  return all;
+}
+
+cidrot::Windows windows_now() {
+  cidrot::Windows w;
+  w.now = std::chrono::system_clock::now();
+  const std::int64_t s = cidrot::to_unix_ms(w.now) / 1000;
+  w.hour_start = s - s % 3600;
+  w.day_start = s - s % 86400;
+  return w;
+}
+
+void run(benchmark::State& state, const std::string& name, const std::string& kind, bool release) {
+  cidrot::Store& store = store_for(kind);
+  const std::string key = name + "/threads:" + std::to_string(state.threads());
+  if (state.thread_index() == 0) {
+    store.expire(std::chrono::system_clock::now() + std::chrono::hours(1));
+    std::lock_guard<std::mutex> lock(g_mu);
+    g_latency_us[key].clear();
+  }
+  std::vector<double> lat;
+  lat.reserve(1 << 16);
+  std::int64_t denied = 0;
+  std::size_t i = static_cast<std::size_t>(state.thread_index());
+  for (auto _ : state) {
+    cidrot::LeaseRequest req;
+    req.lease_id = cidrot::make_lease_id();
+    req.campaign = "bench";
+    req.agent = "a";
+    req.destination = "2125550199";
+    req.ladder = &ladders()[i++ % 10];
+    req.windows = windows_now();
+    req.ttl = std::chrono::milliseconds(release ? 600000 : 50);
+    const auto t0 = std::chrono::steady_clock::now();
+    cidrot::LeaseResult r = store.lease(req);
+    lat.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    if (!r) {
+      ++denied;
+      continue;
+    }
+    if (release) {
+      cidrot::ReleaseRequest rel;
+      rel.lease_id = r.lease->id;
+      rel.now = req.windows.now;
+      store.release(rel);
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["denied"] = benchmark::Counter(static_cast<double>(denied));
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto& all = g_latency_us[key];
+  all.insert(all.end(), lat.begin(), lat.end());
+}
+
+void print_latencies() {
+  std::printf("\nlease call latency over all threads of each run (us):\n");
+  std::printf("%-40s %10s %10s %10s\n", "benchmark", "calls", "p50", "p99");
+  for (auto& [name, v] : g_latency_us) {
+    if (v.empty()) continue;
+    std::sort(v.begin(), v.end());
+    auto pct = [&](double p) { return v[static_cast<std::size_t>(p * (v.size() - 1))]; };
+    std::printf("%-40s %10zu %10.1f %10.1f\n", name.c_str(), v.size(), pct(0.50), pct(0.99));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (const char* kind : {"redis", "memory"}) {
+    for (bool release : {false, true}) {
+      // Memory leases at ~1M/s would drain the pool within one 50 ms TTL: compare lease+release.
+      if (std::string(kind) == "memory" && !release) continue;
+      const std::string name = std::string(kind) + (release ? "/LeaseRelease" : "/Lease");
+      auto* b = benchmark::RegisterBenchmark(
+          name.c_str(), [name, kind = std::string(kind), release](benchmark::State& s) {
+            run(s, name, kind, release);
+          });
+      b->Threads(1)->Threads(4)->Threads(16)->UseRealTime()->MinTime(2.0);
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  try {
+    benchmark::RunSpecifiedBenchmarks();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "redis_bench: %s\n", e.what());
+    return 1;
+  }
+  benchmark::Shutdown();
+  print_latencies();
+  return 0;
+}
