@@ -18,6 +18,7 @@
 //   pid and start time) and undoes the lease if it exists. The caps stay exact that way.
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstdint>
 #include <deque>
@@ -233,11 +234,35 @@ bool session_gone(const Failure& f) {
           (f.sqlstate.rfind("08", 0) == 0 || f.sqlstate.rfind("57P", 0) == 0));
 }
 
+// A server session, identified across pid reuse.
+struct Session {
+  int pid;
+  std::string start;
+};
+
 struct InDoubt {
   std::string lease_id;
-  int pid;
-  std::string backend_start;
+  std::vector<Session> sessions;
 };
+
+LeaseResult parse_lease(const Result& r, const LeaseRequest& req) {
+  LeaseResult out;
+  if (r.i64(0, 0) != 0) {
+    out.denial = static_cast<DenialReason>(r.i64(0, 1));
+    return out;
+  }
+  Lease l;
+  l.id = req.lease_id;
+  l.tier = static_cast<Tier>(r.i64(0, 2));
+  l.number = parse_config(r, 0, 3, 6);
+  l.leased_at = from_unix_ms(r.i64(0, 4));
+  l.expires_at = from_unix_ms(r.i64(0, 5));
+  l.campaign = req.campaign;
+  l.agent = req.agent;
+  l.destination = req.destination;
+  out.lease = std::move(l);
+  return out;
+}
 
 class PostgresStore final : public Store {
  public:
@@ -451,39 +476,33 @@ class PostgresStore final : public Store {
     const std::string hs = std::to_string(req.windows.hour_start);
     const std::string ds = std::to_string(req.windows.day_start);
     const std::string ttl = std::to_string(req.ttl.count());
-    return run("lease", true, [&](Conn& c, Deadline d, int attempt) {
-      try {
-        Result r =
-            c.exec_prepared(kLease, sql_[kLease],
-                            {req.lease_id.c_str(), req.campaign.c_str(), req.agent.c_str(),
-                             req.destination.c_str(), npas.c_str(), bounds.c_str(), tiers.c_str(),
-                             any_tier.empty() ? nullptr : any_tier.c_str(), now.c_str(), hs.c_str(),
-                             ds.c_str(), ttl.c_str(), attempt > 0 ? "true" : "false"},
-                            d);
-        LeaseResult out;
-        if (r.i64(0, 0) != 0) {
-          out.denial = static_cast<DenialReason>(r.i64(0, 1));
-          return out;
+    // Sessions that received an attempt of this lease and then went silent or away: if the whole
+    // call fails, any of them may still have committed it.
+    std::vector<Session> unanswered;
+    try {
+      return run("lease", true, [&](Conn& c, Deadline d, int attempt) {
+        try {
+          Result r =
+              c.exec_prepared(kLease, sql_[kLease],
+                              {req.lease_id.c_str(), req.campaign.c_str(), req.agent.c_str(),
+                               req.destination.c_str(), npas.c_str(), bounds.c_str(), tiers.c_str(),
+                               any_tier.empty() ? nullptr : any_tier.c_str(), now.c_str(),
+                               hs.c_str(), ds.c_str(), ttl.c_str(), attempt > 0 ? "true" : "false"},
+                              d);
+          return parse_lease(r, req);
+        } catch (const Failure& f) {
+          if (f.sent && session_gone(f)) unanswered.push_back({c.backend_pid(), c.backend_start()});
+          throw;
         }
-        Lease l;
-        l.id = req.lease_id;
-        l.tier = static_cast<Tier>(r.i64(0, 2));
-        l.number = parse_config(r, 0, 3, 6);
-        l.leased_at = from_unix_ms(r.i64(0, 4));
-        l.expires_at = from_unix_ms(r.i64(0, 5));
-        l.campaign = req.campaign;
-        l.agent = req.agent;
-        l.destination = req.destination;
-        out.lease = std::move(l);
-        return out;
-      } catch (const Failure& f) {
-        if (f.sent && (f.kind == Failure::kTimeout || f.kind == Failure::kLost ||
-                       (f.kind == Failure::kSql && session_gone(f)))) {
-          remember_in_doubt(req.lease_id, c);
-        }
-        throw;
+      });
+    } catch (const Error&) {
+      if (!unanswered.empty()) {
+        std::lock_guard<std::mutex> lock(doubt_mu_);
+        in_doubt_.push_back({req.lease_id, std::move(unanswered)});
+        doubt_count_.fetch_add(1);
       }
-    });
+      throw;
+    }
   }
 
   std::int64_t release(const ReleaseRequest& req) override {
@@ -693,16 +712,14 @@ class PostgresStore final : public Store {
     }
   }
 
-  void remember_in_doubt(const std::string& lease_id, const Conn& c) {
-    std::lock_guard<std::mutex> lock(doubt_mu_);
-    in_doubt_.push_back({lease_id, c.backend_pid(), c.backend_start()});
-  }
-
   // Settles leases whose outcome was lost (see the top of this file). Best effort within the
   // caller's deadline: what cannot be settled now stays queued for the next call.
-  void settle_in_doubt(const Deadline& d) {
+  void settle_in_doubt(const Deadline& call) {
+    if (doubt_count_.load(std::memory_order_relaxed) == 0) return;
     std::unique_lock<std::mutex> settling(settle_mu_, std::try_to_lock);
     if (!settling.owns_lock()) return;
+    // A quarter of the call's budget at most, so the call itself still has time to run.
+    const Deadline d{std::min(call.at, Clock::now() + timeout_ / 4)};
     for (;;) {
       InDoubt item;
       {
@@ -712,23 +729,26 @@ class PostgresStore final : public Store {
       }
       try {
         Pool::Handle c = pool_.acquire(d);
-        const std::string pid = std::to_string(item.pid);
-        const char* params[] = {pid.c_str(), item.backend_start.c_str()};
-        c->exec_params(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE pid = $1::integer AND backend_start::text = $2",
-            {params[0], params[1]}, d);
-        for (;;) {
-          Result alive = c->exec_params(
-              "SELECT 1 FROM pg_stat_activity WHERE pid = $1::integer AND backend_start::text = $2",
-              {params[0], params[1]}, d);
-          if (alive.rows() == 0) break;
-          if (d.passed()) return;
-          std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        for (const Session& old : item.sessions) {
+          if (old.start.empty()) continue;
+          const std::string pid = std::to_string(old.pid);
+          const std::vector<const char*> params = {pid.c_str(), old.start.c_str()};
+          c->exec_params(
+              "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+              "WHERE pid = $1::integer AND backend_start::text = $2",
+              params, d);
+          while (c->exec_params("SELECT 1 FROM pg_stat_activity "
+                                "WHERE pid = $1::integer AND backend_start::text = $2",
+                                params, d)
+                     .rows() > 0) {
+            if (d.passed()) return;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+          }
         }
         c->exec_prepared(kUndoLease, sql_[kUndoLease], {item.lease_id.c_str()}, d);
         std::lock_guard<std::mutex> lock(doubt_mu_);
         in_doubt_.pop_front();
+        doubt_count_.fetch_sub(1);
       } catch (const Failure& f) {
         if (session_gone(f)) pool_.drop_idle();
         return;
@@ -744,6 +764,7 @@ class PostgresStore final : public Store {
   std::mutex settle_mu_;
   std::mutex doubt_mu_;
   std::deque<InDoubt> in_doubt_;
+  std::atomic<int> doubt_count_{0};
 };
 
 }  // namespace
