@@ -6,13 +6,13 @@
 -- store lives in one Redis Cluster slot), ARGV[1] the operation.
 --
 -- Keys under the base B:
---   meta          hash   v (layout version), wh/wd (newest hour/day window seen)
+--   meta          hash   v (layout version), wh/wd (newest hour/day window seen), and the counts
+--                        A:<pool>[:<npa>] active numbers, C:<pool>[:<npa>] of those capped
 --   ids           zset   every caller_id, score 0 (lexicographic = numeric order)
 --   n:<cid>       hash   a number: config + usage (see F below); ls = its lease ids, comma-joined
 --   a:<pool>      zset   AVAILABLE numbers of a pool, score last_used ms; pool "*" = numbers that
 --   a:<pool>:<npa>       serve every campaign. Available = active, below max_concurrent, not capped
 --                        in the current windows. Ties on score order by member = lowest caller_id.
---   c             hash   A:<pool>[:<npa>] active numbers, C:<pool>[:<npa>] of those capped
 --   ch, cd        set    numbers at their hourly / daily cap in the current windows
 --   x             zset   lease ids by expiry ms
 --   l:<id>        string a lease: cid \n campaign \n leased_at \n expires \n tier \n dest \n agent;
@@ -25,7 +25,9 @@ local call = redis.call
 local tonumber, tostring = tonumber, tostring
 local OP = ARGV[1]
 
-local META, IDS, CNT, CH, CD, EXP = B .. 'meta', B .. 'ids', B .. 'c', B .. 'ch', B .. 'cd', B .. 'x'
+local META, IDS, CH, CD, EXP = B .. 'meta', B .. 'ids', B .. 'ch', B .. 'cd', B .. 'x'
+-- Counts live in the meta hash, so the one read of the windows also says which pools have numbers.
+local CNT = META
 
 -- Positions in F are used below as v[1]..v[13]; a lease reads FL (F + what its reply needs).
 local F = {'npa', 'camps', 'act', 'mc', 'al', 'hl', 'hc', 'hw', 'dl', 'dc', 'dw', 'lu', 'ls'}
@@ -133,8 +135,8 @@ local function read_windows()
 end
 
 -- Moves the windows forward to (h, d) if newer; numbers capped in a window that ended come back.
+-- WH/WD must have been read.
 local function roll(h, d)
-  read_windows()
   if WH == nil then
     WH, WD = h, d
     call('HSET', META, 'wh', ARGV[3], 'wd', ARGV[4])
@@ -196,24 +198,28 @@ local function op_lease()
   local now = ARGV[2]
   local id, camp = ARGV[5], ARGV[6]
   local lkey = B .. 'l:' .. id
-  local existing = call('GET', lkey)
-  if existing then
-    -- A retry after a lost reply finds its own lease; an abandoned id ('' tombstone) or any other
-    -- reuse leases nothing.
-    if ARGV[10] == '1' and existing ~= '' then
+  local retry = ARGV[10] == '1'
+  if retry then
+    -- A retry after a lost reply finds its own lease if the first attempt ran.
+    local existing = call('GET', lkey)
+    if existing then
+      if existing == '' then return {-1} end
       local f = {}
       for x in string.gmatch(existing, '([^\n]*)\n') do f[#f + 1] = x end
       local v = load(f[1], FL)
       if v and f[2] == camp then return lease_reply(f[1], tonumber(f[5]), f[4], v) end
+      return {-1}
     end
-    return {-1}
   end
   local nowv = tonumber(now)
+  local m = call('HMGET', META, 'wh', 'wd', 'A:' .. camp, 'A:*')
+  WH, WD = tonumber(m[1]), tonumber(m[2])
   roll(tonumber(ARGV[3]), tonumber(ARGV[4]))
   expire(now)
 
-  local pa = camp ~= '*' and (B .. 'a:' .. camp) or nil
-  local pz = B .. 'a:*'
+  -- Pools without a single active number are not looked at.
+  local pa = (camp ~= '*' and m[3]) and (B .. 'a:' .. camp) or nil
+  local pz = m[4] and (B .. 'a:*') or nil
   local best, bscore, btier
   local function consider(key)
     local r = call('ZRANGE', key, 0, 0, 'WITHSCORES')
@@ -230,11 +236,11 @@ local function op_lease()
     if tier == 5 and n == 0 then
       any = true
       if pa then consider(pa) end
-      consider(pz)
+      if pz then consider(pz) end
     else
       for j = i + 2, i + 1 + n do
         if pa then consider(pa .. ':' .. ARGV[j]) end
-        consider(pz .. ':' .. ARGV[j])
+        if pz then consider(pz .. ':' .. ARGV[j]) end
       end
     end
     i = i + 2 + n
@@ -284,6 +290,14 @@ local function op_lease()
     return {0, 1}
   end
 
+  -- The lease record first: SET NX refuses a reused or abandoned id before anything changes.
+  local exp = string.format('%d', nowv + tonumber(ARGV[9]))
+  if not call('SET', lkey, best .. '\n' .. camp .. '\n' .. now .. '\n' .. exp .. '\n' .. btier ..
+              '\n' .. ARGV[8] .. '\n' .. ARGV[7], 'NX') then
+    return {-1}
+  end
+  call('ZADD', EXP, exp, id)
+
   local v = load(best, FL)
   local s0 = derive(v, WH, WD)
   local hc = (tonumber(v[8]) == WH) and tonumber(v[7]) + 1 or 1
@@ -298,11 +312,6 @@ local function op_lease()
   call('HSET', nkey(best), 'lu', lu, 'hw', v[8], 'hc', v[7], 'dw', v[11], 'dc', v[10], 'al', v[5],
        'ls', ls, 'tu', tostring(tonumber(v[14]) + 1))
   transition(best, s0, derive(v, WH, WD))
-
-  local exp = string.format('%d', nowv + tonumber(ARGV[9]))
-  call('SET', lkey, best .. '\n' .. camp .. '\n' .. now .. '\n' .. exp .. '\n' .. btier .. '\n' ..
-      ARGV[8] .. '\n' .. ARGV[7])
-  call('ZADD', EXP, exp, id)
   return lease_reply(best, btier, exp, v)
 end
 
