@@ -6,6 +6,7 @@
 #ifndef CIDROT_STORAGE_SQLITE_GROUP_COMMIT_H_
 #define CIDROT_STORAGE_SQLITE_GROUP_COMMIT_H_
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -63,11 +64,15 @@ class GroupCommit {
   // transaction committed. Throws what fn threw (its changes undone), or Error when the batch
   // could not commit (nothing of fn persisted), or Error(kBackendUnavailable) when the job could
   // not start within the queue timeout (it never runs then).
+  // `first`: run before the batch's other jobs. The jobs of one batch are all concurrent (none
+  // has returned), so any order is a valid serialisation; releases go first so that leases in
+  // the same batch can already have the numbers they free.
   template <class F>
-  auto run(F&& fn) -> decltype(fn(std::declval<Conn&>())) {
+  auto run(F&& fn, bool first = false) -> decltype(fn(std::declval<Conn&>())) {
     using R = decltype(fn(std::declval<Conn&>()));
     std::optional<R> result;
     auto job = std::make_shared<Job>();
+    job->first = first;
     job->fn = [&](Conn& c) { result.emplace(fn(c)); };
     std::future<void> done = job->done.get_future();
     {
@@ -93,6 +98,7 @@ class GroupCommit {
     std::function<void(Conn&)> fn;
     std::promise<void> done;
     std::atomic<int> state{kQueued};
+    bool first = false;
     std::exception_ptr error;
   };
   using JobPtr = std::shared_ptr<Job>;
@@ -112,6 +118,7 @@ class GroupCommit {
           if (j->state.compare_exchange_strong(expected, kTaken)) batch.push_back(std::move(j));
         }
       }
+      std::stable_partition(batch.begin(), batch.end(), [](const JobPtr& j) { return j->first; });
       if (!batch.empty()) run_batch(batch);
     }
   }

@@ -256,6 +256,21 @@ class Writer final : public BatchTarget {
     Probe best;
     Tier tier = Tier::kAny;
     int min_state = kInactive + 1;  // over the scope S of the whole ladder, for the denial
+    // With an "any NPA" step the scope is the whole pool: two probes tell whether anything at all
+    // is available, so an exhausted pool is denied without walking a long ladder.
+    const bool has_any = std::any_of(req.ladder->begin(), req.ladder->end(), [](const auto& s) {
+      return s.tier == Tier::kAny && s.npas.empty();
+    });
+    if (has_any) {
+      Probe anywhere;
+      for (const std::string* c : campaigns) probe(pick_any_, *c, -1, &anywhere, &min_state);
+      if (!anywhere.found) {
+        result.denial = min_state >= kInactive ? DenialReason::kPoolEmpty
+                        : min_state == kCapped ? DenialReason::kAllLimited
+                                               : DenialReason::kAllReserved;
+        return result;
+      }
+    }
     for (const LadderStep& step : *req.ladder) {
       Probe step_best;
       if (step.tier == Tier::kAny && step.npas.empty()) {
@@ -785,11 +800,11 @@ class SqliteStore final : public Store {
   }
 
   std::int64_t release(const ReleaseRequest& req) override {
-    return commits_.run([&](Writer& w) { return w.release(req); });
+    return commits_.run([&](Writer& w) { return w.release(req); }, /*first=*/true);
   }
 
   std::int64_t expire(TimePoint now) override {
-    return commits_.run([&](Writer& w) { return w.expire(now); });
+    return commits_.run([&](Writer& w) { return w.expire(now); }, /*first=*/true);
   }
 
   std::vector<Lease> list_leases(TimePoint now, std::int64_t limit) override {
