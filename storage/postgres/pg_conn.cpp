@@ -121,6 +121,9 @@ std::unique_ptr<Conn> Conn::open(const ConnSettings& settings, Deadline deadline
     }
     st = PQconnectPoll(c);
   }
+  // libpq prints server notices to stderr by default; a library must not write there.
+  PQsetNoticeProcessor(
+      c, [](void*, const char*) {}, nullptr);
   if (PQsetnonblocking(c, 1) != 0) {
     throw Failure{Failure::kConnect, trim_message(PQerrorMessage(c)), {}, false};
   }
