@@ -10,6 +10,8 @@
 //   Lease         lease only; each lease ends by its 50 ms TTL, so every script call also expires
 //                 about one lease (the steady state of a server whose calls are never released)
 //   LeaseRelease  lease then release (two script calls per lease)
+//   Ping, EvalTrivial  baselines through the same client: a bare round trip, and EVALSHA of
+//                 "return 1" (the fixed cost of any script call), for ratios within one run
 // leases/s is items_per_second. After the table, p50/p99 of single lease calls over all threads of
 // each run (the last, measured run of each benchmark).
 
@@ -26,6 +28,7 @@
 #include <vector>
 
 #include "cidrot/cidrot.h"
+#include "redis/redis_client.h"
 
 namespace {
 
@@ -133,6 +136,41 @@ void run(benchmark::State& state, const std::string& name, const std::string& ki
   all.insert(all.end(), lat.begin(), lat.end());
 }
 
+// A client pool of the store's own kind, for the baselines.
+cidrot::storage::redis::Pool& baseline_pool() {
+  static cidrot::storage::redis::Pool* pool = [] {
+    cidrot::storage::redis::Endpoint ep;
+    const char* env = std::getenv("CIDROT_BENCH_REDIS_URL");
+    std::string url = env != nullptr && *env != '\0' ? env : "redis://127.0.0.1:6390/0";
+    // host:port of redis://host:port/db (the bench URL is a plain one).
+    const auto hp = url.substr(8, url.find('/', 8) - 8);
+    ep.host = hp.substr(0, hp.find(':'));
+    ep.port = std::stoi(hp.substr(hp.find(':') + 1));
+    ep.display = hp;
+    auto* p = new cidrot::storage::redis::Pool(ep, 16, std::chrono::milliseconds(5000), "return 1");
+    p->start(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+    return p;
+  }();
+  return *pool;
+}
+
+void run_baseline(benchmark::State& state, bool script) {
+  auto& pool = baseline_pool();
+  cidrot::storage::redis::Args args;
+  if (script) {
+    args.add("").add("").add("0");
+  } else {
+    args.add("PING");
+  }
+  for (auto _ : state) {
+    pool.with(std::chrono::steady_clock::now() + std::chrono::seconds(5),
+              [&](cidrot::storage::redis::Connection& c, bool) {
+                return script ? c.eval(args) : c.run(args);
+              });
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
 void print_latencies() {
   std::printf("\nlease call latency over all threads of each run (us):\n");
   std::printf("%-40s %10s %10s %10s\n", "benchmark", "calls", "p50", "p99");
@@ -147,6 +185,14 @@ void print_latencies() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (bool script : {false, true}) {
+    benchmark::RegisterBenchmark(script ? "redis/EvalTrivial" : "redis/Ping",
+                                 [script](benchmark::State& s) { run_baseline(s, script); })
+        ->Threads(1)
+        ->Threads(16)
+        ->UseRealTime()
+        ->MinTime(2.0);
+  }
   for (const char* kind : {"redis", "memory"}) {
     for (bool release : {false, true}) {
       // Memory leases at ~1M/s would drain the pool within one 50 ms TTL: compare lease+release.

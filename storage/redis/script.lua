@@ -42,11 +42,10 @@ local function load(cid, fields)
   return v
 end
 
--- A number's lease ids without `id`.
-local function without(ls, id)
-  if ls == id then return '' end
+-- A number's lease ids without those in the set `gone`.
+local function without(ls, gone)
   local t = {}
-  for x in string.gmatch(ls, '[^,]+') do if x ~= id then t[#t + 1] = x end end
+  for x in string.gmatch(ls, '[^,]+') do if not gone[x] then t[#t + 1] = x end end
   return table.concat(t, ',')
 end
 
@@ -156,33 +155,46 @@ local function roll(h, d)
   end
 end
 
--- Ends one lease (record already read). Returns the caller_id it was on.
-local function end_lease(id, rec)
-  local cid = string.sub(rec, 1, string.find(rec, '\n', 1, true) - 1)
-  call('DEL', B .. 'l:' .. id)
-  call('ZREM', EXP, id)
-  local v = load(cid)
-  if v then
-    local s0 = derive(v, WH, WD)
-    v[5] = tostring(tonumber(v[5]) - 1)
-    call('HSET', nkey(cid), 'al', v[5], 'ls', without(v[13] or '', id))
-    transition(cid, s0, derive(v, WH, WD))
+local function cid_of(rec) return string.sub(rec, 1, string.find(rec, '\n', 1, true) - 1) end
+
+-- Ends leases: ended[cid] = {set of lease ids} whose records exist. One update per number, so
+-- ending k leases of one number costs O(k), not O(k^2).
+local function end_leases(ended)
+  local dels = {}
+  for cid, ids in pairs(ended) do
+    local n = 0
+    for id in pairs(ids) do
+      dels[#dels + 1] = B .. 'l:' .. id
+      call('ZREM', EXP, id)
+      n = n + 1
+    end
+    local v = load(cid)
+    if v then
+      local s0 = derive(v, WH, WD)
+      v[5] = tostring(tonumber(v[5]) - n)
+      call('HSET', nkey(cid), 'al', v[5], 'ls', without(v[13] or '', ids))
+      transition(cid, s0, derive(v, WH, WD))
+    end
   end
-  return cid
+  for i = 1, #dels, 1000 do call('DEL', unpack(dels, i, math.min(i + 999, #dels))) end
 end
 
 local function expire(now)
   local ids = call('ZRANGEBYSCORE', EXP, '-inf', now)
-  local n = 0
+  if #ids == 0 then return 0 end
+  local ended, n = {}, 0
   for _, id in ipairs(ids) do
     local rec = call('GET', B .. 'l:' .. id)
-    if rec then
-      end_lease(id, rec)
+    if rec and rec ~= '' then
+      local cid = cid_of(rec)
+      ended[cid] = ended[cid] or {}
+      ended[cid][id] = true
       n = n + 1
     else
       call('ZREM', EXP, id)
     end
   end
+  end_leases(ended)
   return n
 end
 
@@ -324,18 +336,20 @@ local function op_release()
   if lid ~= '' then
     local rec = call('GET', B .. 'l:' .. lid)
     if rec and rec ~= '' then
-      cid = end_lease(lid, rec)
+      cid = cid_of(rec)
+      end_leases({[cid] = {[lid] = true}})
       ended = 1
     end
   else
-    local ls = call('HGET', nkey(cid), 'ls')
-    for id in string.gmatch(ls or '', '[^,]+') do
+    local ids = {}
+    for id in string.gmatch(call('HGET', nkey(cid), 'ls') or '', '[^,]+') do
       local rec = call('GET', B .. 'l:' .. id)
       if rec and rec ~= '' then
-        end_lease(id, rec)
+        ids[id] = true
         ended = ended + 1
       end
     end
+    if ended > 0 then end_leases({[cid] = ids}) end
   end
   if ended > 0 and ARGV[5] ~= '' and call('EXISTS', nkey(cid)) == 1 then
     call('HSET', nkey(cid), 'disp', ARGV[5], 'dur', ARGV[6])
@@ -351,7 +365,7 @@ local function op_abandon()
   local lkey = B .. 'l:' .. ARGV[3]
   local rec = call('GET', lkey)
   if rec and rec ~= '' then
-    end_lease(ARGV[3], rec)
+    end_leases({[cid_of(rec)] = {[ARGV[3]] = true}})
     return 1
   end
   if not rec then call('SET', lkey, '', 'PX', math.max(tonumber(ARGV[4]), 1000)) end
@@ -437,7 +451,7 @@ local function op_leases()
   for _, id in ipairs(call('ZRANGE', EXP, 0, tonumber(ARGV[3]) - 1)) do
     local rec = call('GET', B .. 'l:' .. id)
     if rec then
-      local cid = string.sub(rec, 1, string.find(rec, '\n', 1, true) - 1)
+      local cid = cid_of(rec)
       local e = {id, rec}
       for _, x in ipairs(call('HMGET', nkey(cid), unpack(CONFIG))) do e[#e + 1] = x or '' end
       out[#out + 1] = e
