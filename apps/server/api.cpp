@@ -1,0 +1,387 @@
+// Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
+
+#include "api.h"
+
+#include <boost/json/serialize.hpp>
+#include <istream>
+#include <streambuf>
+
+#include "cidrot/error.h"
+#include "cidrot/nanp.h"
+#include "cidrot/version.h"
+#include "cidrot_app/csv_import.h"
+#include "codec.h"
+
+namespace cidrot::server {
+namespace {
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+std::optional<std::string_view> find(const Params& params, std::string_view name) {
+  for (const auto& [k, v] : params) {
+    if (k == name) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+std::string_view required(const Context& c, std::string_view name, const char* what) {
+  const auto v = c.param(name);
+  if (!v || v->empty()) throw_invalid(name, std::string("missing (") + what + ")");
+  return *v;
+}
+
+const char* denial_message(DenialReason r) {
+  switch (r) {
+    case DenialReason::kPoolEmpty:
+      return "the campaign's pool has no active numbers";
+    case DenialReason::kAllReserved:
+      return "every number in scope is in use by other calls";
+    case DenialReason::kAllLimited:
+      return "every number in scope is at its hourly or daily cap";
+    case DenialReason::kNoMatchInScope:
+      return "the pool has numbers, but none inside the campaign's local-presence tiers";
+  }
+  return "";
+}
+
+std::string json(const boost::json::object& o) { return boost::json::serialize(o); }
+
+boost::json::object lease_object(const Lease& l) {
+  return {{"reservation_id", l.id},
+          {"caller_id", l.number.caller_id},
+          {"campaign", l.campaign},
+          {"agent", l.agent},
+          {"destination", l.destination},
+          {"leased_at", iso8601(l.leased_at)},
+          {"expires_at", iso8601(l.expires_at)},
+          {"match", tier_name(l.tier)}};
+}
+
+SortKey parse_sort(std::string_view v) {
+  if (v == "caller_id") return SortKey::kCallerId;
+  if (v == "last_used") return SortKey::kLastUsed;
+  if (v == "hour_count") return SortKey::kHourCount;
+  if (v == "day_count") return SortKey::kDayCount;
+  if (v == "total_uses") return SortKey::kTotalUses;
+  throw_invalid("sort", "expected caller_id, last_used, hour_count, day_count or total_uses");
+}
+
+// Reads a request body in place (the CSV reader wants an istream).
+class ViewBuf : public std::streambuf {
+ public:
+  explicit ViewBuf(std::string_view s) {
+    char* p = const_cast<char*>(s.data());
+    setg(p, p, p + s.size());
+  }
+};
+
+std::string caller_id_of(const Context& c) {
+  return normalize_nanp(c.path_param("caller_id"), "caller_id");
+}
+
+}  // namespace
+
+Api::Api(Rotator& rotator, ApiOptions options)
+    : rot_(rotator), options_(options), limiter_(options.rate_limit_per_agent) {}
+
+void Api::register_routes(Router& r) {
+  using V = http::verb;
+  auto h = [this](void (Api::*fn)(Context&)) { return [this, fn](Context& c) { (this->*fn)(c); }; };
+  r.add({V::get, "/next-cid", Access::kPublic, Exec::kWorker, h(&Api::next_cid)});
+  r.add({V::post, "/release", Access::kPublic, Exec::kWorker, h(&Api::release)});
+  r.add({V::get, "/health", Access::kPublic, Exec::kWorker, h(&Api::health)});
+  r.add({V::get, "/metrics", Access::kPublic, Exec::kWorker, h(&Api::metrics)});
+  r.add({V::post, "/add-number", Access::kAdmin, Exec::kWorker, h(&Api::add_number)});
+  r.add({V::delete_, "/api/reservation/{caller_id}", Access::kAdmin, Exec::kWorker,
+         h(&Api::delete_reservation)});
+  r.add({V::get, "/api/reservations", Access::kAdmin, Exec::kWorker, h(&Api::list_reservations)});
+  r.add({V::post, "/api/numbers/import", Access::kAdmin, Exec::kWorker, h(&Api::import_numbers),
+         kImportBodyLimit});
+  r.add({V::get, "/api/numbers", Access::kAdmin, Exec::kWorker, h(&Api::list_numbers)});
+  r.add({V::get, "/api/numbers/{caller_id}", Access::kAdmin, Exec::kWorker, h(&Api::get_number)});
+  r.add(
+      {V::patch, "/api/numbers/{caller_id}", Access::kAdmin, Exec::kWorker, h(&Api::patch_number)});
+  r.add({V::delete_, "/api/numbers/{caller_id}", Access::kAdmin, Exec::kWorker,
+         h(&Api::delete_number)});
+  r.add({V::get, "/api/stats", Access::kAdmin, Exec::kWorker, h(&Api::stats)});
+}
+
+void Api::next_cid(Context& c) {
+  const auto format = c.param("format");
+  if (format && *format != "json" && *format != "text") {
+    throw_invalid("format", "expected json or text");
+  }
+  const bool text = format && *format == "text";
+  try {
+    CallRequest req;
+    req.destination = std::string(required(c, "to", "the destination number"));
+    req.campaign = std::string(required(c, "campaign", "the campaign name"));
+    req.agent = std::string(c.param("agent").value_or(""));
+    if (const auto ttl = c.param("ttl")) {
+      req.ttl = std::chrono::seconds(parse_int_param("ttl", *ttl, 1, 86400));
+    }
+    std::string key;
+    if (limiter_.enabled()) {
+      key = req.agent.empty() ? "ip:" + c.remote() : "agent:" + req.agent;
+      if (const std::int64_t wait = limiter_.acquire(key)) {
+        if (metrics_) metrics_->count_rate_limited();
+        c.res.set(http::field::retry_after, std::to_string(wait));
+        set_error(c.res, http::status::too_many_requests, "rate_limited", "agent",
+                  "agent: more than RATE_LIMIT_PER_AGENT=" +
+                      std::to_string(options_.rate_limit_per_agent) +
+                      " requests per minute; retry in " + std::to_string(wait) + " s");
+        if (text) {
+          c.res.set("X-Cidrot-Error", "rate_limited");
+          c.res.body().clear();
+        }
+        return;
+      }
+    }
+    LeaseResult result;
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      result = rot_.next(req);
+    } catch (const Error& e) {
+      // A request the library rejected did not use the agent's budget.
+      if (!key.empty() && e.code() == ErrorCode::kInvalidArgument) limiter_.refund(key);
+      throw rename_field(e, "destination", "to");
+    }
+    if (metrics_) metrics_->observe_lease(std::chrono::steady_clock::now() - t0);
+    if (result) {
+      if (text) {
+        c.text(http::status::ok, result.lease->number.caller_id);
+      } else {
+        c.json(http::status::ok, lease_json(*result.lease));
+      }
+      return;
+    }
+    if (metrics_) metrics_->count_denial(result.denial);
+    const char* reason = denial_reason_name(result.denial);
+    c.res.set("X-Cidrot-Reason", reason);
+    if (text) {
+      c.text(kNoCallerIdStatus, "");
+      return;
+    }
+    c.json(kNoCallerIdStatus,
+           "{\"error\":\"no_caller_id\",\"reason\":\"" + std::string(reason) + "\",\"message\":" +
+               json_quote(std::string("no caller-ID available: ") + denial_message(result.denial)) +
+               ",\"campaign\":" + json_quote(req.campaign) + "}");
+  } catch (const Error& e) {
+    if (!text) throw;
+    // Asterisk's CURL() returns the body whatever the status, so a text-mode error carries its
+    // code in a header and an empty body that no dialplan can mistake for a caller-ID.
+    set_error(c.res, e);
+    c.res.set("X-Cidrot-Error", error_code_name(e.code()));
+    c.res.set(http::field::content_type, "text/plain; charset=utf-8");
+    c.res.body().clear();
+  }
+}
+
+void Api::release(Context& c) {
+  const Params p = merged_params(c);
+  auto id = find(p, "reservation_id");
+  if (!id) id = find(p, "lease_id");
+  if (!id) id = find(p, "id");
+  const auto caller_id = find(p, "caller_id");
+  if ((!id || id->empty()) && (!caller_id || caller_id->empty())) {
+    throw_invalid("reservation_id", "missing (give reservation_id or caller_id)");
+  }
+  auto disposition = find(p, "disposition");
+  if (!disposition) disposition = find(p, "dialstatus");
+  const Outcome outcome = outcome_from(disposition, find(p, "duration"));
+  const std::int64_t n = (id && !id->empty())
+                             ? rot_.release(std::string(*id), outcome)
+                             : rot_.release_caller_id(std::string(*caller_id), outcome);
+  c.json(http::status::ok, json({{"released", n}}));
+}
+
+void Api::add_number(Context& c) {
+  const std::string_view body = c.req.body();
+  const auto ct = c.req[http::field::content_type];
+  const bool json_body =
+      !body.empty() && (ct.find("json") != std::string_view::npos || body.front() == '{');
+  Number n =
+      json_body ? number_from_json(parse_json_object(body)) : number_from_params(merged_params(c));
+  n = rot_.normalize_number(std::move(n));
+  const UpsertResult r = rot_.add_numbers({n});
+  const bool created = r.inserted > 0;
+  c.json(created ? http::status::created : http::status::ok,
+         json({{"status", created ? "created" : "updated"}, {"number", number_json(n)}}));
+}
+
+void Api::delete_reservation(Context& c) {
+  const std::string id = caller_id_of(c);
+  const std::int64_t n = rot_.release_caller_id(id);
+  if (n == 0 && !rot_.get_number(id)) {
+    throw Error(ErrorCode::kNotFound, "caller_id: " + id + " is not in the pool", "caller_id");
+  }
+  c.json(http::status::ok, json({{"caller_id", id}, {"released", n}}));
+}
+
+void Api::list_reservations(Context& c) {
+  std::int64_t limit = 100;
+  if (const auto l = c.param("limit")) limit = parse_int_param("limit", *l, 1, 10000);
+  boost::json::array items;
+  for (const Lease& l : rot_.list_leases(limit)) items.push_back(lease_object(l));
+  const auto count = static_cast<std::int64_t>(items.size());
+  c.json(http::status::ok, json({{"count", count}, {"items", std::move(items)}}));
+}
+
+void Api::list_numbers(Context& c) {
+  ListQuery q;
+  for (const auto& [key, value] : c.params()) {
+    if (key == "campaign") {
+      q.campaign = value;
+    } else if (key == "area_code") {
+      std::string_view rest = value;
+      while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        q.area_codes.push_back(static_cast<std::uint16_t>(
+            parse_int_param("area_code", rest.substr(0, comma), 200, 999)));
+        rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
+      }
+    } else if (key == "active") {
+      q.active = parse_bool_param(key, value);
+    } else if (key == "leased") {
+      q.leased = parse_bool_param(key, value);
+    } else if (key == "limited") {
+      q.limited = parse_bool_param(key, value);
+    } else if (key == "prefix" || key == "caller_id_prefix") {
+      q.caller_id_prefix = value;
+    } else if (key == "sort") {
+      q.sort = parse_sort(value);
+    } else if (key == "order") {
+      if (value != "asc" && value != "desc") throw_invalid("order", "expected asc or desc");
+      q.descending = value == "desc";
+    } else if (key == "offset") {
+      q.offset = parse_int_param("offset", value, 0, 1000000000000);
+    } else if (key == "limit") {
+      q.limit = parse_int_param("limit", value, 1, 10000);
+    } else {
+      throw_invalid(key,
+                    "unknown parameter (filters: campaign, area_code, active, leased, limited, "
+                    "prefix, sort, order, offset, limit)");
+    }
+  }
+  const ListPage page = rot_.list_numbers(q);
+  boost::json::array items;
+  items.reserve(page.items.size());
+  for (const auto& s : page.items) items.push_back(number_json(s));
+  c.json(http::status::ok, json({{"total", page.total},
+                                 {"offset", q.offset},
+                                 {"limit", q.limit},
+                                 {"items", std::move(items)}}));
+}
+
+void Api::get_number(Context& c) {
+  const std::string id = caller_id_of(c);
+  const auto st = rot_.get_number(id);
+  if (!st)
+    throw Error(ErrorCode::kNotFound, "caller_id: " + id + " is not in the pool", "caller_id");
+  c.json(http::status::ok, json(number_json(*st)));
+}
+
+void Api::patch_number(Context& c) {
+  const std::string id = caller_id_of(c);
+  const boost::json::object patch = parse_json_object(c.req.body());
+  auto st = rot_.get_number(id);
+  if (!st)
+    throw Error(ErrorCode::kNotFound, "caller_id: " + id + " is not in the pool", "caller_id");
+  Number n = st->number;
+  apply_patch(n, patch);  // validates the patch before anything is written
+  if (patch.size() == 1 && patch.contains("active")) {
+    if (!rot_.set_active(id, n.active)) {
+      throw Error(ErrorCode::kNotFound, "caller_id: " + id + " is not in the pool", "caller_id");
+    }
+  } else {
+    rot_.add_numbers({rot_.normalize_number(std::move(n))});
+  }
+  st = rot_.get_number(id);
+  if (!st)
+    throw Error(ErrorCode::kNotFound, "caller_id: " + id + " is not in the pool", "caller_id");
+  c.json(http::status::ok, json(number_json(*st)));
+}
+
+void Api::delete_number(Context& c) {
+  const std::string id = caller_id_of(c);
+  if (!rot_.remove_number(id)) {
+    throw Error(ErrorCode::kNotFound, "caller_id: " + id + " is not in the pool", "caller_id");
+  }
+  c.json(http::status::ok, json({{"caller_id", id}, {"deleted", true}}));
+}
+
+void Api::import_numbers(Context& c) {
+  app::csv::ImportOptions options;
+  if (const auto v = c.param("dry_run")) options.dry_run = parse_bool_param("dry_run", *v);
+  if (const auto v = c.param("atomic")) options.atomic = parse_bool_param("atomic", *v);
+  options.max_errors_kept = 1000;
+  ViewBuf buf(c.req.body());
+  std::istream in(&buf);
+  app::csv::ImportSummary summary;
+  try {
+    app::csv::import_csv(in, rot_, options, summary);
+  } catch (const app::csv::FormatError& e) {
+    set_error(c.res, http::status::bad_request, "invalid_csv", "csv",
+              "csv: line " + std::to_string(e.line()) + ": " + e.what());
+    return;
+  }
+  boost::json::array errors;
+  for (const auto& e : summary.errors) {
+    errors.push_back(boost::json::object{{"line", e.line}, {"message", e.reason}});
+  }
+  boost::json::object body{{"rows", summary.rows},         {"valid", summary.valid},
+                           {"inserted", summary.inserted}, {"updated", summary.updated},
+                           {"rejected", summary.rejected}, {"committed", summary.committed},
+                           {"dry_run", options.dry_run},   {"errors", std::move(errors)}};
+  if (summary.rows == 0 || summary.valid == 0 || (options.atomic && summary.rejected > 0)) {
+    // Nothing usable (or an atomic import with rejects): the request failed, nothing was written.
+    body["error"] = "invalid_csv";
+    body["field"] = "csv";
+    body["message"] =
+        summary.rows == 0 ? "csv: no records in the body" : "csv: no row was imported; see errors";
+    c.json(http::status::bad_request, json(body));
+    return;
+  }
+  c.json(http::status::ok, json(body));
+}
+
+void Api::stats(Context& c) {
+  boost::json::object o = stats_json(rot_.stats());
+  o["server"] = boost::json::object{{"version", version()},
+                                    {"backend", rot_.store().backend_name()},
+                                    {"time_zone", rot_.time_zone()},
+                                    {"rate_limit_per_agent", options_.rate_limit_per_agent},
+                                    {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(
+                                                     std::chrono::steady_clock::now() - started_)
+                                                     .count()}};
+  c.json(http::status::ok, json(o));
+}
+
+void Api::health(Context& c) {
+  boost::json::object o{{"backend", rot_.store().backend_name()},
+                        {"version", version()},
+                        {"timestamp", iso8601(std::chrono::system_clock::now())}};
+  try {
+    rot_.store().ping();
+    o["status"] = "healthy";
+    o["store"] = "ok";
+    c.json(http::status::ok, json(o));
+  } catch (const Error& e) {
+    o["status"] = "unhealthy";
+    o["store"] = e.what();
+    c.json(http::status::service_unavailable, json(o));
+  }
+}
+
+void Api::metrics(Context& c) {
+  std::optional<StoreStats> stats;
+  try {
+    stats = rot_.stats();
+  } catch (const Error&) {
+    // Rendered with cidrot_store_up 0: a scrape must not fail because the store did.
+  }
+  c.text(http::status::ok, metrics_ ? metrics_->render(stats ? &*stats : nullptr) : "");
+  c.res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+}  // namespace cidrot::server

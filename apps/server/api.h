@@ -1,0 +1,63 @@
+// Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
+//
+// The HTTP API's routes (docs/http-api.md, docs/openapi.yaml): request parameters in, Rotator
+// call, JSON out. Every rule lives in the library; these handlers only translate.
+
+#ifndef CIDROT_SERVER_API_H_
+#define CIDROT_SERVER_API_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "cidrot/rotator.h"
+#include "metrics.h"
+#include "rate_limiter.h"
+#include "router.h"
+
+namespace cidrot::server {
+
+// The status /next-cid answers when no caller-ID is available (any denial reason).
+inline constexpr http::status kNoCallerIdStatus = http::status::conflict;
+// Bodies accepted by POST /api/numbers/import.
+inline constexpr std::size_t kImportBodyLimit = 16 * 1024 * 1024;
+
+struct ApiOptions {
+  std::int64_t rate_limit_per_agent = 0;  // /next-cid per agent per minute; 0 = off
+};
+
+class Api {
+ public:
+  Api(Rotator& rotator, ApiOptions options);
+
+  // Adds every API route to `router`. Call before the server starts.
+  void register_routes(Router& router);
+
+  // Must be set before requests arrive (the metrics are sized from the final route table).
+  void set_metrics(Metrics* metrics) { metrics_ = metrics; }
+
+ private:
+  void next_cid(Context& c);
+  void release(Context& c);
+  void add_number(Context& c);
+  void delete_reservation(Context& c);
+  void list_reservations(Context& c);
+  void list_numbers(Context& c);
+  void get_number(Context& c);
+  void patch_number(Context& c);
+  void delete_number(Context& c);
+  void import_numbers(Context& c);
+  void stats(Context& c);
+  void health(Context& c);
+  void metrics(Context& c);
+
+  Rotator& rot_;
+  ApiOptions options_;
+  RateLimiter limiter_;
+  Metrics* metrics_ = nullptr;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace cidrot::server
+
+#endif  // CIDROT_SERVER_API_H_

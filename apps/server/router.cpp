@@ -1,0 +1,232 @@
+// Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
+
+#include "router.h"
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+#include <exception>
+
+#include "cidrot/error.h"
+#include "codec.h"
+
+namespace cidrot::server {
+namespace {
+
+constexpr std::size_t kMaxParams = 64;
+constexpr std::size_t kMaxSegments = 16;
+
+std::vector<std::string> split_pattern(const std::string& pattern) {
+  std::vector<std::string> out;
+  std::size_t pos = 1;  // patterns start with '/'
+  while (pos <= pattern.size()) {
+    const auto slash = pattern.find('/', pos);
+    out.push_back(
+        pattern.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos));
+    if (slash == std::string::npos) break;
+    pos = slash + 1;
+  }
+  if (out.size() == 1 && out[0].empty()) out.clear();  // "/"
+  return out;
+}
+
+bool is_param(const std::string& segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+std::string_view strip_query(std::string_view target) { return target.substr(0, target.find('?')); }
+
+std::string allow_header(const std::vector<http::verb>& verbs) {
+  std::string out;
+  for (auto v : verbs) {
+    if (!out.empty()) out += ", ";
+    out += std::string(http::to_string(v));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string_view> Context::param(std::string_view name) const {
+  for (const auto& [k, v] : query_) {
+    if (k == name) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+std::string_view Context::path_param(std::string_view name) const {
+  for (const auto& [k, v] : path_params_) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+void Context::json(http::status status, std::string body) {
+  res.result(status);
+  res.set(http::field::content_type, "application/json");
+  res.body() = std::move(body);
+}
+
+void Context::text(http::status status, std::string body) {
+  res.result(status);
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.body() = std::move(body);
+}
+
+void Context::html(http::status status, std::string body) {
+  res.result(status);
+  res.set(http::field::content_type, "text/html; charset=utf-8");
+  res.body() = std::move(body);
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
+  // Compare over the longer length so that the time depends on lengths only, never on where the
+  // first difference is.
+  const std::size_t n = std::max(a.size(), b.size());
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < n; ++i) {
+    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= static_cast<unsigned char>(x ^ y);
+  }
+  return diff == 0;
+}
+
+void Router::add(Route route) {
+  if (route.pattern.empty() || route.pattern.front() != '/') {
+    throw std::invalid_argument("route pattern must start with '/': " + route.pattern);
+  }
+  segments_.push_back(split_pattern(route.pattern));
+  routes_.push_back(std::move(route));
+}
+
+bool Router::is_admin(const Request& req) const {
+  if (admin_token_.empty()) return false;
+  std::string_view presented;
+  const auto auth = req[http::field::authorization];
+  if (auth.size() > 7 && (auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer ")) {
+    presented = auth.substr(7);
+    while (!presented.empty() && presented.front() == ' ') presented.remove_prefix(1);
+  } else {
+    presented = req["X-Admin-Token"];
+  }
+  if (presented.empty()) return false;
+  return constant_time_equal(presented, admin_token_);
+}
+
+Router::Match Router::match(http::verb method, std::string_view path) const {
+  Match m;
+  std::vector<std::string> segs;
+  auto parsed = boost::urls::parse_origin_form(path);
+  if (!parsed) return m;
+  for (auto s : parsed->segments()) {
+    if (segs.size() == kMaxSegments) return m;
+    segs.push_back(std::move(s));
+  }
+  for (std::size_t i = 0; i < routes_.size(); ++i) {
+    const auto& pat = segments_[i];
+    if (pat.size() != segs.size()) continue;
+    bool ok = true;
+    for (std::size_t j = 0; ok && j < pat.size(); ++j) {
+      ok = is_param(pat[j]) ? !segs[j].empty() : pat[j] == segs[j];
+    }
+    if (!ok) continue;
+    if (routes_[i].method != method) {
+      m.allowed.push_back(routes_[i].method);
+      continue;
+    }
+    m.index = static_cast<int>(i);
+    for (std::size_t j = 0; j < pat.size(); ++j) {
+      if (is_param(pat[j])) m.params.emplace_back(pat[j].substr(1, pat[j].size() - 2), segs[j]);
+    }
+    return m;
+  }
+  return m;
+}
+
+std::size_t Router::body_limit_for(const Request& headers) const {
+  const Match m = match(headers.method(), strip_query(headers.target()));
+  if (m.index < 0) return kDefaultBodyLimit;
+  const Route& r = routes_[static_cast<std::size_t>(m.index)];
+  if (r.access == Access::kAdmin && !is_admin(headers)) return kDefaultBodyLimit;
+  return r.body_limit;
+}
+
+void Router::prepare(Exchange& ex) const {
+  Context& ctx = ex.ctx;
+  ctx.res.version(ex.req.version());
+  ctx.res.keep_alive(ex.req.keep_alive());
+  auto fail = [&](http::status status, std::string_view code, std::string_view field,
+                  std::string_view message) {
+    set_error(ctx.res, status, code, field, message);
+    ex.done = true;
+  };
+  const std::string_view target = ex.req.target();
+  auto parsed = boost::urls::parse_origin_form(target);
+  if (!parsed)
+    return fail(http::status::bad_request, "invalid_argument", "target",
+                "target: malformed request target");
+  ctx.path_ = std::string(parsed->encoded_path());
+  std::size_t count = 0;
+  for (auto p : parsed->params(boost::urls::encoding_opts(true))) {
+    if (++count > kMaxParams) {
+      return fail(http::status::bad_request, "invalid_argument", "query",
+                  "query: more than " + std::to_string(kMaxParams) + " parameters");
+    }
+    ctx.query_.emplace_back(std::move(p.key), std::move(p.value));
+  }
+  Match m = match(ex.req.method(), ctx.path_);
+  if (m.index < 0) {
+    if (!m.allowed.empty()) {
+      ctx.res.set(http::field::allow, allow_header(m.allowed));
+      return fail(http::status::method_not_allowed, "method_not_allowed", "",
+                  std::string(ex.req.method_string()) +
+                      " is not allowed here; allowed: " + allow_header(m.allowed));
+    }
+    return fail(http::status::not_found, "not_found", "", "no route for " + ctx.path_);
+  }
+  ex.route_index = m.index;
+  ex.route = &routes_[static_cast<std::size_t>(m.index)];
+  ctx.path_params_ = std::move(m.params);
+  if (ex.route->access == Access::kAdmin) {
+    if (admin_token_.empty()) {
+      return fail(http::status::forbidden, "admin_disabled", "",
+                  "admin routes are disabled: no admin token is configured. Set ADMIN_TOKEN in "
+                  "the environment or in .env (e.g. ADMIN_TOKEN=$(openssl rand -hex 32)) and "
+                  "restart cidrot-server");
+    }
+    if (!is_admin(ex.req)) {
+      ctx.res.set(http::field::www_authenticate, "Bearer realm=\"cidrot\"");
+      return fail(http::status::unauthorized, "unauthorized", "",
+                  "missing or wrong admin token (send Authorization: Bearer <ADMIN_TOKEN> or "
+                  "X-Admin-Token)");
+    }
+  }
+}
+
+void Router::run(Exchange& ex) const {
+  if (ex.done || ex.route == nullptr) return;
+  try {
+    ex.route->handler(ex.ctx);
+  } catch (const Error& e) {
+    ex.ctx.res.erase(http::field::retry_after);
+    set_error(ex.ctx.res, e);
+    if (status_for(e.code()) == http::status::internal_server_error && on_internal_error) {
+      on_internal_error(ex, e.what());
+    }
+  } catch (const std::exception& e) {
+    set_error(ex.ctx.res, http::status::internal_server_error, "internal", "",
+              "internal error; see the server log");
+    if (on_internal_error) on_internal_error(ex, e.what());
+  }
+  ex.done = true;
+}
+
+Response Router::handle(Request req, std::string remote) const {
+  Exchange ex(std::move(req), std::move(remote));
+  prepare(ex);
+  run(ex);
+  ex.ctx.res.prepare_payload();
+  return std::move(ex.ctx.res);
+}
+
+}  // namespace cidrot::server

@@ -1,0 +1,149 @@
+// Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
+//
+// The pure part of cidrot-server: a route table that turns a parsed HTTP request into a
+// response. No sockets here, so tests drive it directly (Router::handle) and the network layer
+// (http_server.h) only moves bytes.
+//
+// Adding a route (e.g. the dashboard):
+//
+//   router.add({http::verb::get, "/dashboard", Access::kPublic, Exec::kInline,
+//               [](Context& c) { c.html(http::status::ok, page); }});
+//   router.add({http::verb::get, "/api/numbers/{caller_id}", Access::kAdmin, Exec::kWorker,
+//               [&](Context& c) { ... c.path_param("caller_id") ... }});
+//
+// Exec::kWorker handlers run on the store worker pool (anything that calls the Rotator);
+// Exec::kInline ones run on the I/O thread and must not block. Access::kAdmin routes are answered
+// 401/403 before the handler runs unless the request carries the admin token
+// (Authorization: Bearer or X-Admin-Token); a handler can also call Router::is_admin().
+
+#ifndef CIDROT_SERVER_ROUTER_H_
+#define CIDROT_SERVER_ROUTER_H_
+
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cidrot::server {
+
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+enum class Access { kPublic, kAdmin };
+enum class Exec { kInline, kWorker };
+
+inline constexpr std::size_t kDefaultBodyLimit = 64 * 1024;
+
+// What a handler sees and fills in. Query and path parameters are percent-decoded.
+class Context {
+ public:
+  Context(const Request& request, std::string remote) : req(request), remote_(std::move(remote)) {}
+
+  const Request& req;
+  Response res;
+
+  // The first value of a query parameter, or nullopt.
+  std::optional<std::string_view> param(std::string_view name) const;
+  const std::vector<std::pair<std::string, std::string>>& params() const { return query_; }
+  // A `{name}` segment of the route pattern ("" when the pattern has none).
+  std::string_view path_param(std::string_view name) const;
+  // The client address ("127.0.0.1").
+  const std::string& remote() const { return remote_; }
+  std::string_view path() const { return path_; }
+
+  // Response helpers: set status, content type and body.
+  void json(http::status status, std::string body);
+  void text(http::status status, std::string body);
+  void html(http::status status, std::string body);
+
+ private:
+  friend class Router;
+  std::string remote_;
+  std::string path_;
+  std::vector<std::pair<std::string, std::string>> query_;
+  std::vector<std::pair<std::string, std::string>> path_params_;
+};
+
+using Handler = std::function<void(Context&)>;
+
+struct Route {
+  http::verb method;
+  std::string pattern;  // "/next-cid", "/api/numbers/{caller_id}": literal segments and {params}
+  Access access = Access::kPublic;
+  Exec exec = Exec::kWorker;
+  Handler handler;
+  std::size_t body_limit = kDefaultBodyLimit;  // larger bodies get 413 before they are read
+};
+
+// One request on its way through the router: prepare() on the I/O thread, then run() on the
+// thread the route asks for (Exchange::needs_worker()).
+struct Exchange {
+  explicit Exchange(Request request, std::string remote)
+      : req(std::move(request)), ctx(req, std::move(remote)) {}
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  Request req;
+  Context ctx;
+  const Route* route = nullptr;
+  int route_index = -1;  // index into Router::routes(), -1 when none matched
+  bool done = false;     // ctx.res is final (an error found in prepare(), or run() finished)
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+
+  bool needs_worker() const { return !done && route && route->exec == Exec::kWorker; }
+};
+
+class Router {
+ public:
+  // Adds a route; later routes never shadow earlier ones (first match wins).
+  void add(Route route);
+  const std::vector<Route>& routes() const { return routes_; }
+
+  // "" disables the admin routes (they answer 403 saying how to set a token).
+  void set_admin_token(std::string token) { admin_token_ = std::move(token); }
+  bool admin_enabled() const { return !admin_token_.empty(); }
+  // True when `req` carries the admin token. Constant-time in the token's contents.
+  bool is_admin(const Request& req) const;
+
+  // The body limit for a request whose headers have been read: the matched route's, or the
+  // default when no route matches or an admin route lacks the token (so only admins can send the
+  // large bodies some admin routes accept).
+  std::size_t body_limit_for(const Request& headers) const;
+
+  // Cheap and non-blocking: parses the target, matches a route, checks access. On a problem it
+  // fills ex.ctx.res and sets ex.done (400 bad target, 404, 405 with Allow, 401/403).
+  void prepare(Exchange& ex) const;
+  // Runs the matched handler; maps exceptions to error responses; never throws.
+  void run(Exchange& ex) const;
+
+  // prepare() + run() in the calling thread; for tests and inline use.
+  Response handle(Request req, std::string remote = "127.0.0.1") const;
+
+  // Called with every exception a handler let escape that became a 5xx (for the error log).
+  std::function<void(const Exchange&, const std::string& what)> on_internal_error;
+
+ private:
+  struct Match {
+    int index = -1;
+    std::vector<std::pair<std::string, std::string>> params;
+    std::vector<http::verb> allowed;  // methods of routes whose pattern matched
+  };
+  Match match(http::verb method, std::string_view path) const;
+
+  std::vector<Route> routes_;
+  std::vector<std::vector<std::string>> segments_;  // each route's pattern, split
+  std::string admin_token_;
+};
+
+// Constant-time string equality (time depends only on the lengths).
+bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
+
+}  // namespace cidrot::server
+
+#endif  // CIDROT_SERVER_ROUTER_H_

@@ -1,0 +1,168 @@
+// Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
+
+#include "server_main.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <thread>
+
+#include "api.h"
+#include "cidrot/error.h"
+#include "cidrot/rotator.h"
+#include "cidrot/store.h"
+#include "cidrot/version.h"
+#include "cidrot_app/config.h"
+#include "http_server.h"
+#include "log.h"
+#include "metrics.h"
+#include "router.h"
+
+namespace cidrot::server {
+namespace {
+
+void print_usage() {
+  std::printf(
+      "Usage: cidrot-server [options]\n"
+      "Serves the caller-ID rotation HTTP API (GET /next-cid, ...).\n\n"
+      "Configuration comes from a .env file, then the environment, then these flags:\n");
+  for (const auto& k : app::config_keys()) {
+    std::printf("  %-24s %-24s %s\n", (std::string(k.flag) + " V").c_str(), k.name, k.help);
+  }
+  std::printf(
+      "  %-24s %-24s %s\n"
+      "  --print-config           print the resolved configuration and exit\n"
+      "  --version                print the version and exit\n"
+      "  --help                   this text\n",
+      "--io-threads N", "", "network threads (default 1)");
+}
+
+// Store worker threads when CIDROT_THREADS is 0. Store calls block (SQLite locks, network round
+// trips), so there are more workers than cores; the SQLite store commits concurrent leases
+// together, which wants several callers waiting at once.
+int auto_workers() {
+  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  return static_cast<int>(std::clamp(hw * 4u, 8u, 64u));
+}
+
+}  // namespace
+
+int server_main(int argc, char** argv) {
+  app::LoadOptions load;
+  bool print_config = false;
+  int io_threads = 1;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      print_usage();
+      return 0;
+    }
+    if (arg == "--version") {
+      std::printf("cidrot-server %s\n", version());
+      return 0;
+    }
+    if (arg == "--print-config") {
+      print_config = true;
+      continue;
+    }
+    std::string value;
+    const auto eq = arg.find('=');
+    const std::string name = arg.substr(0, eq);
+    if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      std::fprintf(stderr, "cidrot-server: %s needs a value (see --help)\n", name.c_str());
+      return 2;
+    }
+    if (name == "--io-threads") {
+      try {
+        io_threads = std::stoi(value);
+      } catch (const std::exception&) {
+        io_threads = 0;
+      }
+      if (io_threads < 1 || io_threads > 64) {
+        std::fprintf(stderr, "cidrot-server: --io-threads must be 1..64\n");
+        return 2;
+      }
+      continue;
+    }
+    const app::ConfigKey* key = name.rfind("--", 0) == 0 ? app::find_config_key(name) : nullptr;
+    if (key == nullptr) {
+      std::fprintf(stderr, "cidrot-server: unknown option '%s' (see --help)\n", name.c_str());
+      return 2;
+    }
+    load.overrides[key->name] = value;
+  }
+
+  app::AppConfig cfg;
+  try {
+    cfg = app::load_config(load);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "cidrot-server: configuration: %s\n", e.what());
+    return 2;
+  }
+  if (print_config) {
+    std::fputs(app::describe(cfg).c_str(), stdout);
+    return 0;
+  }
+  Logger log(cfg.log_level);
+  for (const auto& w : cfg.warnings) log.log(LogLevel::kWarning, w);
+
+  std::unique_ptr<Rotator> rotator;
+  try {
+    rotator = std::make_unique<Rotator>(open_store(cfg.store), app::rotator_options(cfg));
+  } catch (const Error& e) {
+    std::fprintf(stderr, "cidrot-server: cannot open the store %s: %s\n",
+                 app::redact_store_url(cfg.store).c_str(), e.what());
+    return e.code() == ErrorCode::kInvalidArgument || e.code() == ErrorCode::kUnsupported ? 2 : 1;
+  }
+
+  Router router;
+  router.set_admin_token(cfg.admin_token);
+  Api api(*rotator, ApiOptions{cfg.rate_limit_per_agent});
+  api.register_routes(router);
+  std::vector<std::string> labels;
+  for (const auto& r : router.routes()) {
+    labels.push_back(route_label(std::string(http::to_string(r.method)), r.pattern));
+  }
+  Metrics metrics(std::move(labels));
+  api.set_metrics(&metrics);
+  router.on_internal_error = [&log](const Exchange& ex, const std::string& what) {
+    log.log(LogLevel::kError, std::string(ex.req.method_string()) + " " +
+                                  (ex.route ? ex.route->pattern : std::string("-")) + ": " + what);
+  };
+
+  ServerOptions opt;
+  const app::ListenAddress listen = app::parse_listen(cfg.listen);
+  opt.host = listen.host;
+  opt.port = listen.port;
+  opt.io_threads = io_threads;
+  opt.worker_threads = cfg.threads > 0 ? cfg.threads : auto_workers();
+  std::unique_ptr<HttpServer> server;
+  try {
+    server = std::make_unique<HttpServer>(router, metrics, log, opt);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cidrot-server: %s\n", e.what());
+    return 1;
+  }
+  const std::string host =
+      opt.host.find(':') != std::string::npos ? "[" + opt.host + "]" : opt.host;
+  log.banner("cidrot-server " + std::string(version()) + " listening on http://" + host + ":" +
+             std::to_string(server->port()) + " (store " + app::redact_store_url(cfg.store) + ", " +
+             std::to_string(opt.worker_threads) + " store workers, " +
+             std::to_string(opt.io_threads) + " I/O thread" + (opt.io_threads > 1 ? "s" : "") +
+             ", time zone " + rotator->time_zone() + ")");
+  if (!router.admin_enabled()) {
+    log.log(LogLevel::kWarning,
+            "ADMIN_TOKEN is not set: admin routes (/add-number, /api/...) answer 403. Set it in "
+            "the environment or .env, e.g. ADMIN_TOKEN=$(openssl rand -hex 32)");
+  }
+  server->run();
+  log.log(LogLevel::kInfo, "stopped");
+  return 0;
+}
+
+}  // namespace cidrot::server
