@@ -317,7 +317,7 @@ class MemoryStore final : public Store {
     if (auto it = pools_.find(req.campaign); it != pools_.end() && req.campaign != "*") {
       pools[npools++] = it->second.get();
     }
-    if (auto it = pools_.find("*"); it != pools_.end()) pools[npools++] = it->second.get();
+    if (all_pool_ != nullptr) pools[npools++] = all_pool_;
 
     LeaseResult result;
     Slot* best = nullptr;
@@ -507,6 +507,7 @@ class MemoryStore final : public Store {
     if (!p) {
       p = std::make_unique<Pool>();
       p->name = name;
+      if (name == "*") all_pool_ = p.get();
     }
     return p.get();
   }
@@ -759,6 +760,7 @@ class MemoryStore final : public Store {
   std::vector<Slot*> free_;
   std::unordered_map<std::uint64_t, Slot*> index_;
   std::unordered_map<std::string, std::unique_ptr<Pool>> pools_;
+  Pool* all_pool_ = nullptr;  // pools_["*"]: numbers serving every campaign
   std::unordered_map<LeaseKey, LeaseRec, LeaseKeyHash> leases_;
   std::priority_queue<ExpiryEntry, std::vector<ExpiryEntry>, ExpiryLater> expiry_;
   std::vector<Slot*> capped_list_;

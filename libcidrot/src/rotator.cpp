@@ -6,7 +6,6 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <mutex>
-#include <shared_mutex>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -168,9 +167,15 @@ struct Rotator::Impl {
   RotatorOptions options;
   std::shared_ptr<const Clock> clock;
   detail::WindowCalculator windows;
-  mutable std::shared_mutex mu;
-  std::unordered_map<std::string, std::shared_ptr<CampaignEntry>> campaigns;
-  std::shared_ptr<CampaignEntry> defaults;
+  // Campaign settings change rarely and are read on every lease: readers load an immutable
+  // snapshot without locking; writers copy it. Old snapshots and entries stay alive for the
+  // Rotator's life (a handful of set_campaign calls), so a reader never sees freed memory.
+  using CampaignMap = std::unordered_map<std::string, CampaignEntry*>;
+  std::mutex write_mu;
+  std::atomic<const CampaignMap*> campaigns{nullptr};
+  std::vector<std::unique_ptr<CampaignMap>> retired_maps;
+  std::vector<std::unique_ptr<CampaignEntry>> entries;
+  CampaignEntry* defaults = nullptr;
 
   Impl(std::shared_ptr<Store> s, RotatorOptions o, std::shared_ptr<const Clock> c)
       : store(std::move(s)),
@@ -178,10 +183,10 @@ struct Rotator::Impl {
         clock(std::move(c)),
         windows(options.time_zone) {}
 
-  std::shared_ptr<CampaignEntry> entry(const std::string& name) const {
-    std::shared_lock<std::shared_mutex> lock(mu);
-    auto it = campaigns.find(name);
-    return it != campaigns.end() ? it->second : defaults;
+  CampaignEntry* entry(const std::string& name) const {
+    const CampaignMap* map = campaigns.load(std::memory_order_acquire);
+    auto it = map->find(name);
+    return it != map->end() ? it->second : defaults;
   }
 
   Windows now_windows() const { return windows.at(clock->now()); }
@@ -195,8 +200,11 @@ Rotator::Rotator(std::shared_ptr<Store> store, RotatorOptions options,
   if (options.default_daily_limit < 0) invalid("default_daily_limit", "must be >= 0");
   check_settings(options.campaign_defaults);
   impl_ = std::make_unique<Impl>(std::move(store), std::move(options), std::move(clock));
-  impl_->defaults = std::make_shared<CampaignEntry>();
+  impl_->entries.push_back(std::make_unique<CampaignEntry>());
+  impl_->defaults = impl_->entries.back().get();
   impl_->defaults->settings = impl_->options.campaign_defaults;
+  impl_->retired_maps.push_back(std::make_unique<Impl::CampaignMap>());
+  impl_->campaigns.store(impl_->retired_maps.back().get());
 }
 
 Rotator::~Rotator() = default;
@@ -204,10 +212,14 @@ Rotator::~Rotator() = default;
 void Rotator::set_campaign(const CampaignSettings& settings) {
   check_name(settings.name, "name");
   check_settings(settings);
-  auto e = std::make_shared<CampaignEntry>();
+  auto e = std::make_unique<CampaignEntry>();
   e->settings = settings;
-  std::unique_lock<std::shared_mutex> lock(impl_->mu);
-  impl_->campaigns[settings.name] = std::move(e);
+  std::lock_guard<std::mutex> lock(impl_->write_mu);
+  auto next = std::make_unique<Impl::CampaignMap>(*impl_->campaigns.load());
+  (*next)[settings.name] = e.get();
+  impl_->entries.push_back(std::move(e));
+  impl_->campaigns.store(next.get(), std::memory_order_release);
+  impl_->retired_maps.push_back(std::move(next));
 }
 
 CampaignSettings Rotator::campaign(const std::string& name) const {
@@ -227,7 +239,7 @@ LeaseResult Rotator::next(const CallRequest& request) {
   const auto npa =
       static_cast<std::uint16_t>((req.destination[0] - '0') * 100 +
                                  (req.destination[1] - '0') * 10 + (req.destination[2] - '0'));
-  std::shared_ptr<CampaignEntry> entry = impl_->entry(request.campaign);
+  CampaignEntry* entry = impl_->entry(request.campaign);
   req.ladder = &entry->ladder(npa);
   req.lease_id = make_lease_id();
   req.campaign = request.campaign;

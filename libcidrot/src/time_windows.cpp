@@ -82,30 +82,33 @@ Windows WindowCalculator::compute(TimePoint now) const {
 
 Windows WindowCalculator::at(TimePoint now) const {
   const std::int64_t ms = to_unix_ms(now);
-  std::shared_ptr<const Cache> c;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    c = cache_;
-  }
-  if (c && ms >= c->valid_from_ms && ms < c->valid_until_ms) {
-    return Windows{now, c->hour_start, c->day_start};
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    const std::uint64_t before = seq_.load(std::memory_order_acquire);
+    if (before & 1) continue;  // a writer is mid-update
+    const std::int64_t from = valid_from_ms_.load(std::memory_order_relaxed);
+    const std::int64_t until = valid_until_ms_.load(std::memory_order_relaxed);
+    const std::int64_t hour = hour_start_.load(std::memory_order_relaxed);
+    const std::int64_t day = day_start_.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (seq_.load(std::memory_order_relaxed) != before) continue;
+    if (ms >= from && ms < until) return Windows{now, hour, day};
+    break;
   }
   Windows w = compute(now);
-  // Valid until the next hour boundary (at most an hour), which also covers every day boundary.
-  auto next = std::make_shared<Cache>(Cache{
-      w.hour_start * 1000,
-      std::min<std::int64_t>(w.hour_start * 1000 + 3600 * 1000, to_unix_ms(now) + 3600 * 1000),
-      w.hour_start, w.day_start});
-  // A DST fall-back repeats a local hour: the cache must never outlive the current offset.
+  // Valid until the next hour boundary (which also covers every day boundary), and never past
+  // the end of the current UTC offset: a DST fall-back repeats a local hour.
   const auto* zone = static_cast<const date::time_zone*>(zone_);
   const auto info = zone->get_info(date::floor<std::chrono::seconds>(now));
   const std::int64_t offset_end_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(info.end.time_since_epoch()).count();
-  next->valid_until_ms = std::min(next->valid_until_ms, offset_end_ms);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    cache_ = std::move(next);
-  }
+  const std::int64_t until = std::min(w.hour_start * 1000 + 3600 * 1000, offset_end_ms);
+  std::lock_guard<std::mutex> lock(write_mu_);
+  seq_.fetch_add(1, std::memory_order_acq_rel);
+  valid_from_ms_.store(w.hour_start * 1000, std::memory_order_relaxed);
+  valid_until_ms_.store(until, std::memory_order_relaxed);
+  hour_start_.store(w.hour_start, std::memory_order_relaxed);
+  day_start_.store(w.day_start, std::memory_order_relaxed);
+  seq_.fetch_add(1, std::memory_order_release);
   return w;
 }
 

@@ -26,15 +26,16 @@ class WindowCalculator {
   const std::string& zone_name() const noexcept { return zone_name_; }
 
  private:
-  struct Cache {
-    std::int64_t valid_from_ms, valid_until_ms, hour_start, day_start;
-  };
   Windows compute(TimePoint now) const;
 
   std::string zone_name_;
   const void* zone_;  // const date::time_zone*; kept opaque so this header stays dependency-free
-  mutable std::mutex mu_;
-  mutable std::shared_ptr<const Cache> cache_;
+  // The windows of the current hour, read lock-free under a sequence lock: every lease reads
+  // them, and they change once an hour.
+  mutable std::mutex write_mu_;
+  mutable std::atomic<std::uint64_t> seq_{0};
+  mutable std::atomic<std::int64_t> valid_from_ms_{1}, valid_until_ms_{0};
+  mutable std::atomic<std::int64_t> hour_start_{0}, day_start_{0};
 };
 
 }  // namespace cidrot::detail
