@@ -340,6 +340,15 @@ class PostgresStore final : public Store {
           UpsertResult u;
           u.inserted = r.i64(0, 0);
           u.updated = r.i64(0, 1) + repeats;
+          if (u.inserted >= 1000) {
+            // Without statistics the planner sorts a whole NPA per lease instead of walking the
+            // (npa, last_used) index; autovacuum would get there, but only after a while.
+            try {
+              c.exec(with_schema("ANALYZE @S@.numbers", quoted_), d);
+            } catch (const Failure&) {
+              // The import itself committed; a missed ANALYZE only delays the better plan.
+            }
+          }
           return u;
         },
         extra);
