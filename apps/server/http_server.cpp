@@ -113,19 +113,23 @@ class Session : public std::enable_shared_from_this<Session> {
     net::dispatch(executor_, [self = shared_from_this()] { self->read_next(); });
   }
 
-  // Graceful shutdown: a connection waiting for (or part-way through reading) a request is
-  // closed; one whose request is being answered finishes and then closes.
+  // Graceful shutdown: a connection waiting for its next request (with nothing received) is
+  // closed; one that has started sending a request, or is being answered, finishes (within the
+  // read timeouts) and then closes.
   void shutdown() {
     net::post(executor_, [self = shared_from_this()] {
-      if (self->state_ == State::kReading) self->close();
+      if (self->state_ != State::kIdle) return;
+      beast::error_code ec;
+      if (self->stream_.socket().available(ec) > 0 && !ec) return;  // a request is arriving
+      self->close();
     });
   }
 
  private:
-  enum class State { kReading, kProcessing, kWriting, kClosed };
+  enum class State { kIdle, kReading, kProcessing, kWriting, kClosed };
 
   void read_next() {
-    if (srv_.stopping.load()) return close();
+    if (srv_.stopping.load() && buffer_.size() == 0) return close();
     state_ = State::kReading;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(srv_.opt.header_limit));
@@ -133,10 +137,12 @@ class Session : public std::enable_shared_from_this<Session> {
     if (buffer_.size() > 0) return read_header();  // a pipelined request is already here
     // Idle keep-alive: wait for the first byte under the idle timeout, then the header timeout
     // bounds the rest, so a client trickling bytes cannot hold the connection for long.
+    state_ = State::kIdle;
     stream_.expires_after(srv_.opt.idle_timeout);
     stream_.async_read_some(buffer_.prepare(8192),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                               if (ec) return self->close();
+                              self->state_ = State::kReading;
                               self->buffer_.commit(n);
                               self->read_header();
                             });
@@ -295,7 +301,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string remote_;
-  State state_ = State::kReading;
+  State state_ = State::kIdle;
 };
 
 void HttpServer::Impl::add(const std::shared_ptr<Session>& s) {

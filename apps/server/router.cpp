@@ -182,7 +182,7 @@ void Router::prepare(Exchange& ex) const {
                   std::string(ex.req.method_string()) +
                       " is not allowed here; allowed: " + allow_header(m.allowed));
     }
-    return fail(http::status::not_found, "not_found", "", "no route for " + ctx.path_);
+    return fail(http::status::not_found, "no_route", "", "no route for " + ctx.path_);
   }
   ex.route_index = m.index;
   ex.route = &routes_[static_cast<std::size_t>(m.index)];

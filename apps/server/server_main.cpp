@@ -7,6 +7,7 @@
 #include <exception>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "api.h"
 #include "cidrot/error.h"
@@ -32,6 +33,10 @@ void print_usage() {
   }
   std::printf(
       "  %-24s %-24s %s\n"
+      "  --idle-timeout-ms N      close a keep-alive connection idle this long (60000)\n"
+      "  --header-timeout-ms N    time from a request's first byte to its last header (10000)\n"
+      "  --body-timeout-ms N      time to read a request body (30000)\n"
+      "  --shutdown-grace-ms N    on SIGTERM, wait this long for in-flight requests (15000)\n"
       "  --print-config           print the resolved configuration and exit\n"
       "  --version                print the version and exit\n"
       "  --help                   this text\n",
@@ -46,12 +51,29 @@ int auto_workers() {
   return static_cast<int>(std::clamp(hw * 4u, 8u, 64u));
 }
 
+// A flag's integer value in [min, max], or -1.
+long long int_flag(const std::string& value, long long min, long long max) {
+  try {
+    std::size_t used = 0;
+    const long long v = std::stoll(value, &used);
+    return used == value.size() && v >= min && v <= max ? v : -1;
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
 }  // namespace
 
 int server_main(int argc, char** argv) {
   app::LoadOptions load;
   bool print_config = false;
   int io_threads = 1;
+  ServerOptions opt;
+  const std::pair<const char*, std::chrono::milliseconds*> timeouts[] = {
+      {"--idle-timeout-ms", &opt.idle_timeout},
+      {"--header-timeout-ms", &opt.header_timeout},
+      {"--body-timeout-ms", &opt.body_timeout},
+      {"--shutdown-grace-ms", &opt.shutdown_grace}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -78,17 +100,25 @@ int server_main(int argc, char** argv) {
       return 2;
     }
     if (name == "--io-threads") {
-      try {
-        io_threads = std::stoi(value);
-      } catch (const std::exception&) {
-        io_threads = 0;
-      }
-      if (io_threads < 1 || io_threads > 64) {
+      io_threads = static_cast<int>(int_flag(value, 1, 64));
+      if (io_threads < 0) {
         std::fprintf(stderr, "cidrot-server: --io-threads must be 1..64\n");
         return 2;
       }
       continue;
     }
+    bool is_timeout = false;
+    for (const auto& [flag, target] : timeouts) {
+      if (name != flag) continue;
+      is_timeout = true;
+      const long long ms = int_flag(value, 1, 3600000);
+      if (ms < 0) {
+        std::fprintf(stderr, "cidrot-server: %s must be 1..3600000\n", flag);
+        return 2;
+      }
+      *target = std::chrono::milliseconds(ms);
+    }
+    if (is_timeout) continue;
     const app::ConfigKey* key = name.rfind("--", 0) == 0 ? app::find_config_key(name) : nullptr;
     if (key == nullptr) {
       std::fprintf(stderr, "cidrot-server: unknown option '%s' (see --help)\n", name.c_str());
@@ -135,7 +165,6 @@ int server_main(int argc, char** argv) {
                                   (ex.route ? ex.route->pattern : std::string("-")) + ": " + what);
   };
 
-  ServerOptions opt;
   const app::ListenAddress listen = app::parse_listen(cfg.listen);
   opt.host = listen.host;
   opt.port = listen.port;

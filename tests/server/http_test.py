@@ -1,0 +1,828 @@
+#!/usr/bin/env python3
+# Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
+"""cidrot-server over real HTTP: the real binary on a free 127.0.0.1 port with a temporary store.
+
+    python3 tests/server/http_test.py --server build/apps/server/cidrot-server --docs docs
+
+Each server instance gets its own temporary directory as CIDROT_DATA_DIR, so the default store
+(a SQLite file there; memory:// in a build without SQLite) starts empty. Only the standard
+library is used (PyYAML when present, else a small reader for docs/openapi.yaml).
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+
+SERVER = None
+DOCS = None
+TOKEN = "http-test-token-0123456789abcdef"
+
+
+class Server:
+    """One cidrot-server process; stop() returns its exit code."""
+
+    def __init__(self, env=None, args=(), token=TOKEN):
+        self.dir = tempfile.mkdtemp(prefix="cidrot-http-")
+        full_env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "CIDROT_DATA_DIR": self.dir,
+            "CIDROT_LISTEN": "127.0.0.1:0",
+            "LOG_LEVEL": "INFO",
+            "CIDROT_TIME_ZONE": "America/New_York",
+        }
+        if token:
+            full_env["ADMIN_TOKEN"] = token
+        full_env.update(env or {})
+        self.out_path = os.path.join(self.dir, "out.log")
+        self.err_path = os.path.join(self.dir, "err.log")
+        self.out = open(self.out_path, "wb")
+        self.err = open(self.err_path, "wb")
+        self.proc = subprocess.Popen([SERVER, *args], cwd=self.dir, env=full_env,
+                                     stdout=self.out, stderr=self.err, stdin=subprocess.DEVNULL)
+        self.port = None
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            with open(self.out_path, "rb") as f:
+                m = re.search(rb"listening on http://127\.0\.0\.1:(\d+) \(store (\S+),", f.read())
+            if m:
+                self.port = int(m.group(1))
+                self.store = m.group(2).decode()
+                break
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        if self.port is None:
+            self.stop(signal.SIGKILL)
+            raise RuntimeError("cidrot-server did not start:\n" + self.logs())
+
+    def logs(self):
+        with open(self.out_path, errors="replace") as out, open(self.err_path,
+                                                                errors="replace") as err:
+            return out.read() + "\n--- stderr ---\n" + err.read()
+
+    def conn(self, timeout=10):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def request(self, method, target, body=None, headers=None, admin=False, conn=None):
+        """Returns (status, headers dict (lower-case names), body bytes)."""
+        own = conn is None
+        c = conn or self.conn()
+        h = dict(headers or {})
+        if admin:
+            h["Authorization"] = "Bearer " + TOKEN
+        if isinstance(body, str):
+            body = body.encode()
+        c.request(method, target, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        result = (r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+        if own:
+            c.close()
+        return result
+
+    def json(self, method, target, body=None, admin=False, headers=None):
+        status, _, data = self.request(method, target, body, headers, admin)
+        return status, (json.loads(data) if data else None)
+
+    def stats(self):
+        status, body = self.json("GET", "/api/stats", admin=True)
+        assert status == 200, body
+        return body
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+            code = "hung (killed)"
+        self.out.close()
+        self.err.close()
+        return code
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def q(**params):
+    return urllib.parse.urlencode(params)
+
+
+def csv_numbers(numbers, campaigns=""):
+    lines = ["caller_id,carrier,area_code,daily_limit,hourly_limit,meta_json,campaigns"]
+    for n in numbers:
+        lines.append(f'{n},TestTel,{n[:3]},,,"{{""test"": true}}",{campaigns}')
+    return "\n".join(lines) + "\n"
+
+
+def import_numbers(server, numbers, campaigns=""):
+    status, body = server.json("POST", "/api/numbers/import", csv_numbers(numbers, campaigns),
+                               admin=True, headers={"Content-Type": "text/csv"})
+    assert status == 200 and body["rejected"] == 0, (status, body)
+    return body
+
+
+def raw_exchange(port, data, timeout=5, read_until_close=True):
+    """Sends raw bytes, returns everything the server sends until it closes (or timeout)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        chunks = []
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if not read_until_close:
+                break
+        return b"".join(chunks)
+    finally:
+        s.close()
+
+
+def parse_responses(data):
+    """Splits a byte stream into (status, headers, body) responses (Content-Length framing)."""
+    out = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            break
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        n = int(headers.get("content-length", "0"))
+        out.append((status, headers, rest[:n]))
+        data = rest[n:]
+    return out
+
+
+def wait_closed(sock, timeout):
+    """Seconds until the peer closed `sock` (recv returned b''), or None after `timeout`."""
+    start = time.time()
+    sock.settimeout(0.05)
+    while time.time() - start < timeout:
+        try:
+            if sock.recv(4096) == b"":
+                return time.time() - start
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            return time.time() - start
+    return None
+
+
+def npa_numbers(npas, per_npa):
+    return [f"{npa}55501{i:02d}" for npa in npas for i in range(per_npa)]
+
+
+def setUpModule():
+    global MAIN
+    MAIN = Server()
+
+
+def tearDownModule():
+    code = MAIN.stop()
+    logs = MAIN.logs()
+    MAIN.cleanup()
+    assert code == 0, f"main server exit code {code}\n{logs[-3000:]}"
+
+
+class ConcurrencyTest(unittest.TestCase):
+    """Many concurrent clients never share a lease; counters match the leases granted."""
+
+    def test_concurrent_clients_hold_distinct_leases(self):
+        numbers = npa_numbers([212, 646, 718], 10)  # 30 numbers, 64 clients: denials happen
+        import_numbers(MAIN, numbers, campaigns="conc")
+        before = MAIN.stats()
+        held = {}
+        lock = threading.Lock()
+        violations, errors = [], []
+        granted = [0]
+        denied = [0]
+        start = threading.Barrier(64)
+
+        def client(idx):
+            conn = MAIN.conn()
+            try:
+                start.wait()
+                for i in range(25):
+                    to = random.choice(["2125551234", "6465550000", "7185559999", "9175551212"])
+                    status, _, body = MAIN.request(
+                        "GET", "/next-cid?" + q(to=to, campaign="conc", agent=f"agent{idx}"),
+                        conn=conn)
+                    if status == 409:
+                        with lock:
+                            denied[0] += 1
+                        continue
+                    if status != 200:
+                        errors.append((status, body[:200]))
+                        continue
+                    lease = json.loads(body)
+                    cid = lease["caller_id"]
+                    with lock:
+                        granted[0] += 1
+                        if cid in held:
+                            violations.append((cid, held[cid], idx))
+                        held[cid] = idx
+                    time.sleep(random.random() * 0.003)
+                    with lock:
+                        del held[cid]
+                    status, _, body = MAIN.request(
+                        "POST", "/release", q(reservation_id=lease["reservation_id"],
+                                              disposition="answered", duration=i),
+                        headers={"Content-Type": "application/x-www-form-urlencoded"}, conn=conn)
+                    if status != 200 or json.loads(body)["released"] != 1:
+                        errors.append(("release", status, body[:200]))
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(repr(e))
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(64)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(violations, [], "a caller-ID was held by two clients at once")
+        self.assertGreater(granted[0], 0)
+        after = MAIN.stats()
+        self.assertEqual(after["active_leases"], 0)
+        self.assertEqual(after["total_uses"] - before["total_uses"], granted[0])
+
+    def test_simultaneous_grab_without_release(self):
+        numbers = npa_numbers([303, 720], 10)
+        import_numbers(MAIN, numbers, campaigns="grab")
+        results = []
+        lock = threading.Lock()
+        start = threading.Barrier(48)
+
+        def client(idx):
+            start.wait()
+            status, _, body = MAIN.request(
+                "GET", "/next-cid?" + q(to="3035551234", campaign="grab", agent=f"g{idx}"))
+            with lock:
+                results.append((status, json.loads(body)))
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(48)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        ok = [b["caller_id"] for s, b in results if s == 200]
+        self.assertEqual(len(ok), 20)
+        self.assertEqual(len(set(ok)), 20)
+        reasons = {b["reason"] for s, b in results if s != 200}
+        self.assertEqual(reasons, {"all_reserved"})
+        for n in numbers:
+            status, body = MAIN.json("DELETE", f"/api/reservation/{n}", admin=True)
+            self.assertEqual((status, body["released"]), (200, 1))
+
+
+class BadInputTest(unittest.TestCase):
+    """Bad input always gets a 4xx and leaves no lease, counter or row behind."""
+
+    def test_bad_input_table(self):
+        import_numbers(MAIN, ["2125550199"], campaigns="bad")
+        before = MAIN.stats()
+        big = "9" * 10240
+        json_h = {"Content-Type": "application/json"}
+        csv_h = {"Content-Type": "text/csv"}
+        form_h = {"Content-Type": "application/x-www-form-urlencoded"}
+        cases = [
+            ("GET", "/next-cid?campaign=bad", None, {}, False),
+            ("GET", "/next-cid?to=&campaign=bad", None, {}, False),
+            ("GET", "/next-cid?to=2125551234", None, {}, False),
+            ("GET", "/next-cid?to=2125551234&campaign=", None, {}, False),
+            ("GET", "/next-cid?to=twelve&campaign=bad", None, {}, False),
+            ("GET", "/next-cid?to=12.5&campaign=bad", None, {}, False),
+            ("GET", "/next-cid?to=0125551234&campaign=bad", None, {}, False),
+            ("GET", "/next-cid?to=2129111234&campaign=bad", None, {}, False),
+            ("GET", "/next-cid?" + q(to=big, campaign="bad"), None, {}, False),
+            ("GET", "/next-cid?" + q(to="2125551234", campaign=big), None, {}, False),
+            ("GET", "/next-cid?" + q(to="2125551234", campaign="bad", agent=big), None, {}, False),
+            ("GET", "/next-cid?to=2125551234&campaign=bad&ttl=-1", None, {}, False),
+            ("GET", "/next-cid?to=2125551234&campaign=bad&ttl=99999999", None, {}, False),
+            ("GET", "/next-cid?to=2125551234&campaign=bad&format=xml", None, {}, False),
+            ("GET", "/next-cid?to=2125551234&campaign=%00", None, {}, False),
+            ("GET", "/next-cid?to=%E2%98%8E&campaign=bad", None, {}, False),
+            ("POST", "/release", "", form_h, False),
+            ("POST", "/release", "reservation_id=nothex", form_h, False),
+            ("POST", "/release", '{"reservation_id": 5', json_h, False),
+            ("POST", "/release", "caller_id=2125550199&duration=abc", form_h, False),
+            ("POST", "/add-number", '{"caller_id": "2125550188", ', json_h, True),
+            ("POST", "/add-number", '"just a string"', json_h, True),
+            ("POST", "/add-number", '{"caller_id": "2125550188", "meta": "{not json"}', json_h,
+             True),
+            ("POST", "/add-number", '{"caller_id": "2125550188", "hourly_limit": -3}', json_h,
+             True),
+            ("POST", "/add-number", '{"caller_id": "' + big + '"}', json_h, True),
+            ("POST", "/add-number", '{"caller_id": "2125550188", "meta": {"x": "' + "y" * 5000 +
+             '"}}', json_h, True),
+            ("POST", "/add-number", '{"caller_id": "2125550188"}', json_h, False),
+            ("POST", "/add-number", '{"caller_id": "2125550188"}',
+             {**json_h, "Authorization": "Bearer wrong-token"}, False),
+            ("POST", "/add-number", '{"caller_id": "2125550188"}',
+             {**json_h, "X-Admin-Token": TOKEN + "x"}, False),
+            ("POST", "/add-number", '{"caller_id": "2125550188"}',
+             {**json_h, "Authorization": "Basic " + TOKEN}, False),
+            ("POST", "/api/numbers/import", "caller_id,carrier,colour\n2125550188,x,red\n", csv_h,
+             True),
+            ("POST", "/api/numbers/import", "2125550188,x,212,\"unterminated\n", csv_h, True),
+            ("POST", "/api/numbers/import", "\x00\x01\x02binary", csv_h, True),
+            ("POST", "/api/numbers/import", "2125550188,x,212,lots,,\n", csv_h, True),
+            ("POST", "/api/numbers/import", "", csv_h, True),
+            ("PATCH", "/api/numbers/2125550199", '{"active": "maybe"}', json_h, True),
+            ("PATCH", "/api/numbers/2125550199", '{"daily_limit": -1}', json_h, True),
+            ("PATCH", "/api/numbers/2125550199", "{", json_h, True),
+            ("GET", "/api/numbers?limit=100000", None, {}, True),
+            ("GET", "/api/numbers?offset=-1", None, {}, True),
+            ("DELETE", "/api/numbers/not-a-number", None, {}, True),
+            ("DELETE", "/api/reservation/" + big[:200], None, {}, True),
+            ("GET", "/api/stats", None, {"Authorization": "Bearer "}, False),
+            ("PUT", "/next-cid", None, {}, False),
+            ("GET", "/no/such/route", None, {}, False),
+        ]
+        for method, target, body, headers, admin in cases:
+            with self.subTest(method=method, target=target[:80], body=(body or "")[:60]):
+                status, h, data = MAIN.request(method, target, body, headers, admin)
+                self.assertTrue(400 <= status < 500, (status, data[:300]))
+                self.assertTrue(h.get("content-type", "").startswith("application/json"))
+                err = json.loads(data)
+                self.assertIn("error", err)
+                self.assertIn("message", err)
+                if status == 400 and err["error"] == "invalid_argument":
+                    self.assertTrue(err.get("field"), err)
+        # Beyond the limits: a 20 kB query (431), a body over the route's limit (413), garbage.
+        raw_cases = [
+            (b"GET /next-cid?to=" + b"9" * 20000 + b"&campaign=bad HTTP/1.1\r\nHost: x\r\n\r\n",
+             431),
+            (b"POST /add-number HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             b"Content-Length: 200000\r\n\r\n" + b"{" * 1000, 413),
+            (b"POST /api/numbers/import HTTP/1.1\r\nHost: x\r\nContent-Length: 20000000\r\n"
+             b"Authorization: Bearer wrong\r\n\r\n", 413),
+            (b"HELLO\r\n\r\n", 400),
+            (b"GET / HTTP/9.9\r\n\r\n", None),
+            (b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", 400),
+            (b"GET /health HTTP/1.1\r\nBad Header\r\n\r\n", 400),
+        ]
+        for data, expected in raw_cases:
+            with self.subTest(raw=data[:60]):
+                responses = parse_responses(raw_exchange(MAIN.port, data))
+                self.assertEqual(len(responses), 1, data[:60])
+                if expected is None:
+                    self.assertTrue(400 <= responses[0][0] < 500, responses[0])
+                else:
+                    self.assertEqual(responses[0][0], expected)
+        after = MAIN.stats()
+        for key in ("numbers", "active_leases", "total_uses", "leased_numbers"):
+            self.assertEqual(after[key], before[key], key)
+        status, body = MAIN.json("GET", "/api/numbers/2125550199", admin=True)
+        self.assertEqual((status, body["active"], body["hour_count"]), (200, True, 0))
+        self.assertEqual(MAIN.json("GET", "/api/numbers/2125550188", admin=True)[0], 404)
+
+
+class ProtocolTest(unittest.TestCase):
+    """Keep-alive, pipelining, Expect: 100-continue, text format, logs."""
+
+    def test_keep_alive_many_requests_one_connection(self):
+        conn = MAIN.conn()
+        for _ in range(50):
+            status, _, _ = MAIN.request("GET", "/health", conn=conn)
+            self.assertEqual(status, 200)
+        sock = conn.sock
+        self.assertIsNotNone(sock)  # the same connection served all 50
+        conn.close()
+
+    def test_pipelined_requests_answered_in_order(self):
+        import_numbers(MAIN, ["4155550100"], campaigns="pipe")
+        reqs = [
+            "GET /health HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET /next-cid?to=4155551234&campaign=pipe&format=text HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET /next-cid?to=4155551234&campaign=pipe&format=text HTTP/1.1\r\nHost: x\r\n\r\n",
+            "POST /release HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded"
+            "\r\nContent-Length: 20\r\n\r\ncaller_id=4155550100",
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        ]
+        data = raw_exchange(MAIN.port, "".join(reqs).encode())
+        responses = parse_responses(data)
+        self.assertEqual([r[0] for r in responses[:3]], [200, 404, 200])
+        self.assertEqual(responses[2][2], b"4155550100")
+        # The second lease cannot be the number the first one holds (409 if nothing else is free).
+        self.assertIn(responses[3][0], (200, 409))
+        self.assertNotEqual(responses[3][2], b"4155550100")
+        self.assertEqual([r[0] for r in responses[4:]], [200, 200])
+        self.assertEqual(json.loads(responses[4][2])["released"], 1)
+        self.assertIn(b"cidrot_http_requests_total", responses[5][2])
+        self.assertEqual(responses[5][1].get("connection"), "close")
+
+    def test_expect_100_continue(self):
+        body = csv_numbers(["5125550100", "5125550101"]).encode()
+        head = (f"POST /api/numbers/import HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                f"Content-Type: text/csv\r\nExpect: 100-continue\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        s = socket.create_connection(("127.0.0.1", MAIN.port), timeout=5)
+        s.sendall(head)
+        interim = s.recv(4096)
+        self.assertTrue(interim.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), interim)
+        s.sendall(body)
+        rest = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        s.close()
+        final = parse_responses(rest)
+        self.assertEqual(final[0][0], 200)
+        self.assertEqual(json.loads(final[0][2])["inserted"] + json.loads(final[0][2])["updated"],
+                         2)
+
+    def test_text_format_and_seed_fields(self):
+        import_numbers(MAIN, ["6175550100"], campaigns="textfmt")
+        status, h, body = MAIN.request(
+            "GET", "/next-cid?" + q(to="+1 (617) 555-1234", campaign="textfmt", agent="ast",
+                                    format="text"))
+        self.assertEqual((status, body), (200, b"6175550100"))
+        self.assertTrue(h["content-type"].startswith("text/plain"))
+        MAIN.json("POST", "/release", json.dumps({"caller_id": "6175550100"}))
+        status, body = MAIN.json("GET", "/next-cid?" + q(to="6175551234", campaign="textfmt",
+                                                        agent="ast"))
+        self.assertEqual(status, 200)
+        for key in ("caller_id", "carrier", "area_code", "meta", "reservation_id", "expires_at",
+                    "match"):
+            self.assertIn(key, body)
+        self.assertEqual(body["meta"], {"test": True})
+        self.assertEqual(body["match"], "same_npa")
+        MAIN.json("POST", "/release", json.dumps({"reservation_id": body["reservation_id"]}),
+                  headers={"Content-Type": "application/json"})
+
+    def test_logs_never_contain_the_token(self):
+        MAIN.request("GET", "/api/stats?x=1", admin=True)
+        MAIN.request("GET", "/api/stats", headers={"X-Admin-Token": TOKEN})
+        MAIN.request("GET", "/health?token=" + TOKEN)
+        time.sleep(1.2)  # the access log is flushed once a second
+        logs = MAIN.logs()
+        self.assertIn('"GET /api/stats?x=1" 200', logs)
+        self.assertNotIn(TOKEN, logs)
+
+
+class LimitsAndShutdownTest(unittest.TestCase):
+    """Timeouts bound slow clients; SIGTERM finishes in-flight work and exits 0."""
+
+    def test_idle_and_header_timeouts(self):
+        s = Server(args=["--idle-timeout-ms", "800", "--header-timeout-ms", "500"])
+        try:
+            idle = socket.create_connection(("127.0.0.1", s.port))
+            partial = socket.create_connection(("127.0.0.1", s.port))
+            partial.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+            trickle = socket.create_connection(("127.0.0.1", s.port))
+            closed_at = [None]
+
+            def drip():
+                # One byte every 100 ms: progress, but the header deadline still applies.
+                t0 = time.time()
+                try:
+                    for b in b"GET /health HTTP/1.1\r\nX-Slow: " + b"a" * 100:
+                        trickle.send(bytes([b]))
+                        time.sleep(0.1)
+                except OSError:
+                    closed_at[0] = time.time() - t0
+
+            t = threading.Thread(target=drip)
+            t.start()
+            waited_partial = wait_closed(partial, 5)
+            waited_idle = wait_closed(idle, 5)
+            t.join(timeout=15)
+            self.assertIsNotNone(waited_partial, "a partial request held the connection")
+            self.assertLess(waited_partial, 2.0)
+            self.assertIsNotNone(waited_idle, "an idle connection was never closed")
+            self.assertLess(waited_idle, 3.0)
+            self.assertIsNotNone(closed_at[0], "a trickling client held the connection")
+            self.assertLess(closed_at[0], 4.0)
+            for sock in (idle, partial, trickle):
+                sock.close()
+            # A fresh connection still works.
+            self.assertEqual(s.request("GET", "/health")[0], 200)
+        finally:
+            code = s.stop()
+            s.cleanup()
+        self.assertEqual(code, 0)
+
+    def test_sigterm_finishes_in_flight_then_exits_0(self):
+        s = Server()
+        try:
+            idle = socket.create_connection(("127.0.0.1", s.port))
+            self.assertEqual(s.request("GET", "/health")[0], 200)
+            # A request in flight: headers and half the body sent when the signal arrives.
+            body = csv_numbers([f"21255501{i:02d}" for i in range(50)]).encode()
+            head = (f"POST /api/numbers/import HTTP/1.1\r\nHost: x\r\n"
+                    f"Authorization: Bearer {TOKEN}\r\nContent-Type: text/csv\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n").encode()
+            slow = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            slow.sendall(head + body[:len(body) // 2])
+            time.sleep(0.3)
+            s.proc.send_signal(signal.SIGTERM)
+            self.assertIsNotNone(wait_closed(idle, 5), "an idle connection was left open")
+            idle.close()
+            self.assertIsNone(s.proc.poll(), "exited with a request in flight")
+            with self.assertRaises(OSError):  # no longer accepting
+                socket.create_connection(("127.0.0.1", s.port), timeout=1).close()
+            slow.sendall(body[len(body) // 2:])
+            data = b""
+            while True:
+                chunk = slow.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            slow.close()
+            responses = parse_responses(data)
+            self.assertEqual(len(responses), 1, data[:300])
+            status, headers, payload = responses[0]
+            self.assertEqual(status, 200, payload[:300])
+            self.assertEqual(json.loads(payload)["inserted"], 50)
+            self.assertEqual(headers.get("connection"), "close")
+            code = s.proc.wait(timeout=20)
+            self.assertEqual(code, 0, s.logs()[-2000:])
+            self.assertIn("received SIGTERM", s.logs())
+        finally:
+            s.stop()
+            s.cleanup()
+
+    def test_rate_limit_per_agent(self):
+        s = Server(env={"RATE_LIMIT_PER_AGENT": "3"})
+        try:
+            import_numbers(s, ["2125550100", "2125550101", "2125550102", "2125550103",
+                               "2125550104", "2125550105"])
+            for _ in range(3):
+                self.assertEqual(s.request("GET", "/next-cid?" + q(
+                    to="2125551234", campaign="c", agent="busy"))[0], 200)
+            status, h, body = s.request("GET", "/next-cid?" + q(to="2125551234", campaign="c",
+                                                                agent="busy"))
+            self.assertEqual(status, 429)
+            self.assertGreaterEqual(int(h["retry-after"]), 1)
+            self.assertEqual(json.loads(body)["error"], "rate_limited")
+            self.assertEqual(s.request("GET", "/next-cid?" + q(
+                to="2125551234", campaign="c", agent="other"))[0], 200)
+            self.assertEqual(s.stats()["active_leases"], 4)
+        finally:
+            self.assertEqual(s.stop(), 0)
+            s.cleanup()
+
+    def test_admin_routes_refuse_without_a_token(self):
+        s = Server(token=None)
+        try:
+            status, body = s.json("GET", "/api/stats", headers={"Authorization": "Bearer x"})
+            self.assertEqual(status, 403)
+            self.assertIn("ADMIN_TOKEN", body["message"])
+            self.assertEqual(s.request("GET", "/health")[0], 200)
+        finally:
+            self.assertEqual(s.stop(), 0)
+            s.cleanup()
+
+
+# --- docs/openapi.yaml against the server ---------------------------------------------------------
+
+def load_openapi(path):
+    with open(path) as f:
+        text = f.read()
+    try:
+        import yaml  # noqa: PLC0415
+        return yaml.safe_load(text)
+    except ImportError:
+        pass
+    # Without PyYAML: read just paths -> methods -> responses -> codes by indentation.
+    spec = {"paths": {}}
+    path = method = None
+    in_paths = in_responses = False
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip())
+        key = line.strip().split(":")[0].strip("'\"")
+        if indent == 0:
+            in_paths = key == "paths"
+            continue
+        if not in_paths:
+            continue
+        if indent == 2:
+            path = key
+            spec["paths"][path] = {}
+        elif indent == 4:
+            method = key
+            spec["paths"][path][method] = {"responses": {}}
+            in_responses = False
+        elif indent == 6:
+            in_responses = key == "responses"
+        elif indent == 8 and in_responses and method:
+            spec["paths"][path][method]["responses"][key] = {}
+    return spec
+
+
+class DocsTest(unittest.TestCase):
+    """Every route in docs/openapi.yaml exists and answers each documented status code."""
+
+    # 503 means the store is unreachable: not reproducible with a local file store.
+    UNTRIGGERABLE = {"503"}
+
+    def test_openapi_matches_server(self):
+        spec = load_openapi(os.path.join(DOCS, "openapi.yaml"))
+        self.assertTrue(spec["openapi"].startswith("3."))
+        s = Server()
+        nota = Server(token=None)
+        limited = Server(env={"RATE_LIMIT_PER_AGENT": "1"})
+        try:
+            import_numbers(s, ["2125550100", "2125550101"], campaigns="docs")
+            import_numbers(limited, ["2125550100"])
+            json_h = {"Content-Type": "application/json"}
+            form_h = {"Content-Type": "application/x-www-form-urlencoded"}
+
+            def lease():
+                return s.json("GET", "/next-cid?" + q(to="2125551234", campaign="docs"))[1]
+
+            def next_200():
+                st, b = s.json("GET", "/next-cid?" + q(to="2125551234", campaign="docs"))
+                s.request("POST", "/release", json.dumps({"reservation_id": b["reservation_id"]}),
+                          json_h)
+                return st
+
+            def next_409():
+                lease(), lease()
+                st = s.request("GET", "/next-cid?" + q(to="2125551234", campaign="docs"))[0]
+                for n in ("2125550100", "2125550101"):
+                    s.request("DELETE", f"/api/reservation/{n}", admin=True)
+                return st
+
+            def add_200():
+                s.request("POST", "/add-number", '{"caller_id": "3125550100"}', json_h, True)
+                return s.request("POST", "/add-number", '{"caller_id": "3125550100"}', json_h,
+                                 True)[0]
+
+            def next_429():
+                limited.request("GET", "/next-cid?" + q(to="2125551234", campaign="c", agent="a"))
+                return limited.request("GET", "/next-cid?" + q(to="2125551234", campaign="c",
+                                                               agent="a"))[0]
+
+            def import_413():
+                return parse_responses(raw_exchange(s.port, (
+                    f"POST /api/numbers/import HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}"
+                    f"\r\nContent-Length: 40000000\r\n\r\n").encode()))[0][0]
+
+            def add_413():
+                return parse_responses(raw_exchange(s.port, (
+                    f"POST /add-number HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}"
+                    f"\r\nContent-Length: 1000000\r\n\r\n").encode()))[0][0]
+
+            def patch_200():
+                s.request("POST", "/add-number", '{"caller_id": "3125550101"}', json_h, True)
+                return s.request("PATCH", "/api/numbers/3125550101", '{"hourly_limit": 5}',
+                                 json_h, True)[0]
+
+            def delete_200():
+                s.request("POST", "/add-number", '{"caller_id": "3125550102"}', json_h, True)
+                return s.request("DELETE", "/api/numbers/3125550102", admin=True)[0]
+
+            recipes = {
+                ("/next-cid", "get", "200"): next_200,
+                ("/next-cid", "get", "400"): lambda: s.request("GET", "/next-cid?campaign=x")[0],
+                ("/next-cid", "get", "409"): next_409,
+                ("/next-cid", "get", "429"): next_429,
+                ("/release", "post", "200"):
+                    lambda: s.request("POST", "/release", "caller_id=2125550100", form_h)[0],
+                ("/release", "post", "400"): lambda: s.request("POST", "/release", "", form_h)[0],
+                ("/health", "get", "200"): lambda: s.request("GET", "/health")[0],
+                ("/metrics", "get", "200"): lambda: s.request("GET", "/metrics")[0],
+                ("/add-number", "post", "201"):
+                    lambda: s.request("POST", "/add-number", "caller_id=3125550199", form_h,
+                                      True)[0],
+                ("/add-number", "post", "200"): add_200,
+                ("/add-number", "post", "400"):
+                    lambda: s.request("POST", "/add-number", "{", json_h, True)[0],
+                ("/add-number", "post", "413"): add_413,
+                ("/api/reservation/{caller_id}", "delete", "200"):
+                    lambda: s.request("DELETE", "/api/reservation/2125550100", admin=True)[0],
+                ("/api/reservation/{caller_id}", "delete", "400"):
+                    lambda: s.request("DELETE", "/api/reservation/12", admin=True)[0],
+                ("/api/reservation/{caller_id}", "delete", "404"):
+                    lambda: s.request("DELETE", "/api/reservation/9175550100", admin=True)[0],
+                ("/api/reservations", "get", "200"):
+                    lambda: s.request("GET", "/api/reservations", admin=True)[0],
+                ("/api/reservations", "get", "400"):
+                    lambda: s.request("GET", "/api/reservations?limit=0", admin=True)[0],
+                ("/api/numbers", "get", "200"):
+                    lambda: s.request("GET", "/api/numbers?active=true", admin=True)[0],
+                ("/api/numbers", "get", "400"):
+                    lambda: s.request("GET", "/api/numbers?sort=x", admin=True)[0],
+                ("/api/numbers/{caller_id}", "get", "200"):
+                    lambda: s.request("GET", "/api/numbers/2125550100", admin=True)[0],
+                ("/api/numbers/{caller_id}", "get", "400"):
+                    lambda: s.request("GET", "/api/numbers/x", admin=True)[0],
+                ("/api/numbers/{caller_id}", "get", "404"):
+                    lambda: s.request("GET", "/api/numbers/9175550100", admin=True)[0],
+                ("/api/numbers/{caller_id}", "patch", "200"): patch_200,
+                ("/api/numbers/{caller_id}", "patch", "400"):
+                    lambda: s.request("PATCH", "/api/numbers/2125550100", "{}", json_h, True)[0],
+                ("/api/numbers/{caller_id}", "patch", "404"):
+                    lambda: s.request("PATCH", "/api/numbers/9175550100", '{"active": true}',
+                                      json_h, True)[0],
+                ("/api/numbers/{caller_id}", "delete", "200"): delete_200,
+                ("/api/numbers/{caller_id}", "delete", "400"):
+                    lambda: s.request("DELETE", "/api/numbers/x", admin=True)[0],
+                ("/api/numbers/{caller_id}", "delete", "404"):
+                    lambda: s.request("DELETE", "/api/numbers/9175550100", admin=True)[0],
+                ("/api/numbers/import", "post", "200"):
+                    lambda: s.request("POST", "/api/numbers/import", "4045550100\n", admin=True)[0],
+                ("/api/numbers/import", "post", "400"):
+                    lambda: s.request("POST", "/api/numbers/import", "caller_id,nope\n",
+                                      admin=True)[0],
+                ("/api/numbers/import", "post", "413"): import_413,
+                ("/api/stats", "get", "200"):
+                    lambda: s.request("GET", "/api/stats", admin=True)[0],
+            }
+            documented = set()
+            for path, ops in spec["paths"].items():
+                for method, op in ops.items():
+                    if method not in ("get", "post", "put", "patch", "delete"):
+                        continue
+                    url_path = path.replace("{caller_id}", "9175550199")  # not in the pool
+                    # The route exists: a request without parameters is not "no route" or 405.
+                    st, h, body = s.request(method.upper(), url_path,
+                                            headers={"Authorization": "Bearer " + TOKEN})
+                    self.assertNotEqual(st, 405, (method, path))
+                    if h.get("content-type", "").startswith("application/json"):
+                        self.assertNotEqual(json.loads(body).get("error"), "no_route",
+                                            (method, path))
+                    for code in op["responses"]:
+                        code = str(code)
+                        documented.add((path, method, code))
+                        with self.subTest(route=f"{method.upper()} {path}", status=code):
+                            if code in self.UNTRIGGERABLE:
+                                continue
+                            if code == "401":
+                                got = s.request(method.upper(), url_path)[0]
+                            elif code == "403":
+                                got = nota.request(method.upper(), url_path,
+                                                   headers={"Authorization": "Bearer x"})[0]
+                            else:
+                                self.assertIn((path, method, code), recipes,
+                                              "documented status with no test recipe")
+                                got = recipes[(path, method, code)]()
+                            self.assertEqual(str(got), code)
+            undocumented = set(recipes) - documented
+            self.assertEqual(undocumented, set(), "recipes for statuses the docs do not list")
+        finally:
+            for srv in (s, nota, limited):
+                code = srv.stop()
+                srv.cleanup()
+                self.assertEqual(code, 0)
+
+
+class ZzNo5xxTest(unittest.TestCase):
+    """Runs last (unittest orders classes by name): nothing above produced a 5xx."""
+
+    def test_no_5xx_anywhere(self):
+        _, _, body = MAIN.request("GET", "/metrics")
+        fives = [line for line in body.decode().splitlines()
+                 if line.startswith("cidrot_http_requests_total") and 'status="5' in line]
+        self.assertEqual(fives, [])
+        self.assertNotIn(" ERROR ", MAIN.logs())
+
+
+def main():
+    global SERVER, DOCS
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", required=True, help="path to the cidrot-server binary")
+    parser.add_argument("--docs", required=True, help="the docs/ folder (openapi.yaml)")
+    args, rest = parser.parse_known_args()
+    SERVER = os.path.abspath(args.server)
+    DOCS = os.path.abspath(args.docs)
+    result = unittest.main(argv=[sys.argv[0], *rest], exit=False, verbosity=2).result
+    failed = len(result.failures) + len(result.errors)
+    print(f"{result.testsRun - failed} passed, {failed} failed")
+    sys.exit(0 if result.wasSuccessful() else 1)
+
+
+if __name__ == "__main__":
+    main()
