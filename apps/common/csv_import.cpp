@@ -22,9 +22,10 @@ constexpr Traits::int_type kEof = Traits::eof();
 
 constexpr Column kSeedColumns[] = {Column::kCallerId,   Column::kCarrier,     Column::kAreaCode,
                                    Column::kDailyLimit, Column::kHourlyLimit, Column::kMetaJson};
-constexpr Column kAllColumns[] = {Column::kCallerId,   Column::kCarrier,     Column::kAreaCode,
-                                  Column::kDailyLimit, Column::kHourlyLimit, Column::kMetaJson,
-                                  Column::kCampaigns,  Column::kActive,      Column::kMaxConcurrent};
+constexpr Column kAllColumns[] = {
+    Column::kCallerId,   Column::kCarrier,     Column::kAreaCode,
+    Column::kDailyLimit, Column::kHourlyLimit, Column::kMetaJson,
+    Column::kCampaigns,  Column::kActive,      Column::kMaxConcurrent};
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
@@ -81,15 +82,24 @@ std::vector<std::string> split_campaigns(std::string_view v) {
 
 const char* column_name(Column column) noexcept {
   switch (column) {
-    case Column::kCallerId: return "caller_id";
-    case Column::kCarrier: return "carrier";
-    case Column::kAreaCode: return "area_code";
-    case Column::kDailyLimit: return "daily_limit";
-    case Column::kHourlyLimit: return "hourly_limit";
-    case Column::kMetaJson: return "meta_json";
-    case Column::kCampaigns: return "campaigns";
-    case Column::kActive: return "active";
-    case Column::kMaxConcurrent: return "max_concurrent";
+    case Column::kCallerId:
+      return "caller_id";
+    case Column::kCarrier:
+      return "carrier";
+    case Column::kAreaCode:
+      return "area_code";
+    case Column::kDailyLimit:
+      return "daily_limit";
+    case Column::kHourlyLimit:
+      return "hourly_limit";
+    case Column::kMetaJson:
+      return "meta_json";
+    case Column::kCampaigns:
+      return "campaigns";
+    case Column::kActive:
+      return "active";
+    case Column::kMaxConcurrent:
+      return "max_concurrent";
   }
   return "?";
 }
@@ -200,9 +210,10 @@ void Reader::read_header() {
                                   [&](Column col) { return name == column_name(col); });
     if (it == std::end(kAllColumns)) {
       std::string known;
-      for (Column col : kAllColumns) known += (known.empty() ? "" : ", ") + std::string(column_name(col));
-      throw FormatError(record_line_, "header: unknown column " + shown(fields_[i]) + " (known: " +
-                                          known + ")");
+      for (Column col : kAllColumns)
+        known += (known.empty() ? "" : ", ") + std::string(column_name(col));
+      throw FormatError(record_line_,
+                        "header: unknown column " + shown(fields_[i]) + " (known: " + known + ")");
     }
     if (std::find(cols.begin(), cols.end(), *it) != cols.end()) {
       throw FormatError(record_line_, "header: column '" + name + "' appears twice");
@@ -239,8 +250,12 @@ bool Reader::fill_number(Number& number, RowError& error) const {
           return false;
         }
         break;
-      case Column::kCarrier: number.carrier = v; break;
-      case Column::kAreaCode: number.area_code = v; break;
+      case Column::kCarrier:
+        number.carrier = v;
+        break;
+      case Column::kAreaCode:
+        number.area_code = v;
+        break;
       case Column::kDailyLimit:
       case Column::kHourlyLimit: {
         if (v.empty()) break;
@@ -252,7 +267,9 @@ bool Reader::fill_number(Number& number, RowError& error) const {
       case Column::kMetaJson:
         if (!v.empty()) number.meta_json = v;
         break;
-      case Column::kCampaigns: number.campaigns = split_campaigns(v); break;
+      case Column::kCampaigns:
+        number.campaigns = split_campaigns(v);
+        break;
       case Column::kMaxConcurrent: {
         if (v.empty()) break;
         std::int64_t n = 0;
@@ -285,17 +302,19 @@ Reader::Status Reader::next(Number& number, RowError& error) {
   }
   for (;;) {
     switch (scan_record()) {
-      case Scan::kEnd: return Status::kEnd;
+      case Scan::kEnd:
+        return Status::kEnd;
       case Scan::kTooLong:
         started_ = true;
-        error = {record_line_, "record is longer than " + std::to_string(options_.max_record_bytes) +
-                                   " bytes"};
+        error = {record_line_,
+                 "record is longer than " + std::to_string(options_.max_record_bytes) + " bytes"};
         return Status::kError;
       case Scan::kBadQuote:
         started_ = true;
         error = {record_line_, scan_error_};
         return Status::kError;
-      case Scan::kRecord: break;
+      case Scan::kRecord:
+        break;
     }
     if (field_count_ == 1 && fields_[0].empty()) continue;  // blank line
     if (!started_) {
@@ -310,9 +329,8 @@ Reader::Status Reader::next(Number& number, RowError& error) {
 }
 
 void append_field(std::string& out, std::string_view value) {
-  const bool quote =
-      value.find_first_of(",\"\r\n") != std::string_view::npos ||
-      (!value.empty() && (is_blank(value.front()) || is_blank(value.back())));
+  const bool quote = value.find_first_of(",\"\r\n") != std::string_view::npos ||
+                     (!value.empty() && (is_blank(value.front()) || is_blank(value.back())));
   if (!quote) {
     out.append(value);
     return;

@@ -7,11 +7,13 @@
 //   2125551234,Verizon,212,1000,100,"{""state"": ""NY""}"
 //
 // - RFC 4180 quoting ("" inside a quoted field is one "; quoted fields may span lines); blank lines
-//   and lines starting with '#' are skipped; a UTF-8 byte-order mark is ignored; \n, \r\n and \r all end a record.
+//   and lines starting with '#' are skipped; a UTF-8 byte-order mark is ignored; \n, \r\n and \r
+//   all end a record.
 // - The header is optional. Without one the columns are the seed's six, in that order, and a row
 //   may stop early (missing trailing fields are empty). With one (its first field is `caller_id`),
 //   columns are matched by name, in any order, and may also include the extended columns
-//   `campaigns` (names separated by ';'), `active` and `max_concurrent` that `export --full` writes.
+//   `campaigns` (names separated by ';'), `active` and `max_concurrent` that `export --full`
+//   writes.
 // - Empty fields take defaults: area_code is derived from caller_id, limits are the Rotator's
 //   defaults, meta_json is {}, campaigns none (= every campaign), max_concurrent 1, active true.
 // - For compatibility with hand-written files, an unquoted meta_json that is the last column may
@@ -124,20 +126,20 @@ void append_field(std::string& out, std::string_view value);
 // ---- Import driver (the same rules for the CLI and the server) ----
 
 struct ImportOptions {
-  bool dry_run = false;  // validate only; write nothing
-  bool atomic = false;   // all rows in one upsert, and only if no row was rejected
-  std::size_t chunk_rows = 10000;       // rows per upsert otherwise (each chunk is atomic)
-  std::size_t max_errors_kept = 1000;   // ImportSummary::errors keeps at most this many
+  bool dry_run = false;                // validate only; write nothing
+  bool atomic = false;                 // all rows in one upsert, and only if no row was rejected
+  std::size_t chunk_rows = 10000;      // rows per upsert otherwise (each chunk is atomic)
+  std::size_t max_errors_kept = 1000;  // ImportSummary::errors keeps at most this many
   ReaderOptions reader;
 };
 
 struct ImportSummary {
-  std::int64_t rows = 0;      // data records read
-  std::int64_t valid = 0;     // rows that passed validation
-  std::int64_t inserted = 0;  // written as new numbers
-  std::int64_t updated = 0;   // written over existing numbers (incl. repeats within the file)
-  std::int64_t rejected = 0;  // rows skipped as invalid
-  bool committed = false;     // false when nothing was written (dry run, atomic with rejects)
+  std::int64_t rows = 0;         // data records read
+  std::int64_t valid = 0;        // rows that passed validation
+  std::int64_t inserted = 0;     // written as new numbers
+  std::int64_t updated = 0;      // written over existing numbers (incl. repeats within the file)
+  std::int64_t rejected = 0;     // rows skipped as invalid
+  bool committed = false;        // false when nothing was written (dry run, atomic with rejects)
   std::vector<RowError> errors;  // the first max_errors_kept rejected rows
 };
 
@@ -147,7 +149,7 @@ struct ImportProgress {
 };
 
 struct ImportCallbacks {
-  std::function<void(const RowError&)> on_reject;         // each rejected row, as found
+  std::function<void(const RowError&)> on_reject;          // each rejected row, as found
   std::function<void(const ImportProgress&)> on_progress;  // every few thousand rows
 };
 
