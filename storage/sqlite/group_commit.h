@@ -1,8 +1,8 @@
 // Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
 // Private to the SQLite backend: group commit. One writer thread owns the write connection and
-// runs every pending write of this process in one BEGIN IMMEDIATE..COMMIT, each in its own
-// savepoint, then wakes each caller with its own result. The commit (and its fsync under
-// synchronous=FULL) is paid once per batch; a failing job is rolled back alone.
+// runs every pending write of this process in one BEGIN IMMEDIATE..COMMIT, then wakes each
+// caller with its own result. The commit (and its fsync under synchronous=FULL) is paid once per
+// batch; a failing job is undone alone (see run_batch).
 #ifndef CIDROT_STORAGE_SQLITE_GROUP_COMMIT_H_
 #define CIDROT_STORAGE_SQLITE_GROUP_COMMIT_H_
 
@@ -29,13 +29,9 @@ namespace cidrot::storage::sqlite {
 class BatchTarget {
  public:
   virtual ~BatchTarget() = default;
-  virtual void begin() = 0;               // BEGIN IMMEDIATE (+ per-transaction reads)
-  virtual void commit() = 0;              // COMMIT
-  virtual void rollback() noexcept = 0;   // ROLLBACK if a transaction is open
-  virtual void savepoint() = 0;           // SAVEPOINT for one job
-  virtual void release_savepoint() = 0;   // ... it succeeded
-  virtual void rollback_savepoint() = 0;  // ... it failed: undo it alone
-  virtual bool in_transaction() noexcept = 0;
+  virtual void begin() = 0;              // BEGIN IMMEDIATE (+ per-transaction reads)
+  virtual void commit() = 0;             // COMMIT
+  virtual void rollback() noexcept = 0;  // ROLLBACK if a transaction is open
   // Turns any exception from the methods above or from a job into the one callers see.
   virtual std::exception_ptr translate(std::exception_ptr e) noexcept = 0;
 };
@@ -123,41 +119,40 @@ class GroupCommit {
     }
   }
 
+  // Runs the batch in one transaction. A job that throws is rolled back together with the whole
+  // transaction, gets its error, and the others run again in a fresh transaction: they had not
+  // returned yet, so running them again is invisible to their callers. (Savepoints per job would
+  // avoid the re-run, but make every commit scan SQLite's page cache.)
   void run_batch(std::vector<JobPtr>& batch) {
+    std::vector<Job*> pending;
+    for (JobPtr& j : batch) pending.push_back(j.get());
     std::exception_ptr batch_error;
-    try {
-      target_->begin();
-      for (JobPtr& j : batch) {
-        if (batch_error) {
-          j->error = batch_error;
-          continue;
-        }
-        try {
-          target_->savepoint();
-          j->fn(*conn_);
-          target_->release_savepoint();
-        } catch (...) {
-          j->error = target_->translate(std::current_exception());
-          if (!target_->in_transaction()) {
-            // SQLite rolled the whole transaction back (I/O error, disk full): every job of the
-            // batch is lost, including those that had succeeded.
-            batch_error = j->error;
-          } else {
-            target_->rollback_savepoint();
+    while (!pending.empty() && !batch_error) {
+      std::size_t failed = pending.size();
+      try {
+        target_->begin();
+        for (std::size_t i = 0; i < pending.size(); ++i) {
+          try {
+            pending[i]->fn(*conn_);
+          } catch (...) {
+            pending[i]->error = target_->translate(std::current_exception());
+            failed = i;
+            break;
           }
         }
-      }
-      if (batch_error) {
+        if (failed == pending.size()) {
+          target_->commit();
+          break;
+        }
         target_->rollback();
-      } else {
-        target_->commit();
+        pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(failed));
+      } catch (...) {
+        batch_error = target_->translate(std::current_exception());
+        target_->rollback();
       }
-    } catch (...) {
-      batch_error = target_->translate(std::current_exception());
-      target_->rollback();
     }
     for (JobPtr& j : batch) {
-      std::exception_ptr e = batch_error ? batch_error : j->error;
+      std::exception_ptr e = j->error ? j->error : batch_error;
       if (e) {
         j->done.set_exception(e);
       } else {

@@ -203,7 +203,7 @@ std::unique_ptr<SQLite::Database> connect(const Options& opts) {
     sqlite3_busy_handler(db->getHandle(), &busy_handler,
                          reinterpret_cast<void*>(static_cast<std::intptr_t>(opts.busy_timeout_ms)));
     db->exec(opts.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-    db->exec("PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32768");
+    db->exec("PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY");
     return db;
   } catch (const SQLite::Exception& e) {
     throw map_error(e, opts.path, "open");

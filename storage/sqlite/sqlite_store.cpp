@@ -19,12 +19,14 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -144,6 +146,56 @@ class Use {
   SQLite::Statement& s_;
 };
 
+// Copies the WAL back into the database file on its own connection and thread, so the writer
+// never pays for a checkpoint (page copies and, even at synchronous=NORMAL, an fsync) while
+// callers wait for their commit. The writer's WAL hook asks for one every kCheckpointFrames
+// frames; if this thread cannot keep up, the writer checkpoints inline past kInlineFrames.
+class Checkpointer {
+ public:
+  static constexpr int kCheckpointFrames = 2000;
+  static constexpr int kInlineFrames = 50000;
+
+  explicit Checkpointer(const Options& opts) : db_(connect(opts)) {
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~Checkpointer() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  void request() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      requested_ = true;
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || requested_; });
+      if (stop_) return;
+      requested_ = false;
+      lock.unlock();
+      // PASSIVE never blocks the writer; a busy result just means "try at the next request".
+      sqlite3_wal_checkpoint_v2(db_->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                nullptr);
+      lock.lock();
+    }
+  }
+
+  std::unique_ptr<SQLite::Database> db_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool requested_ = false, stop_ = false;
+  std::thread thread_;
+};
+
 // The writer connection with its prepared statements. Used by the writer thread only.
 class Writer final : public BatchTarget {
  public:
@@ -152,9 +204,6 @@ class Writer final : public BatchTarget {
         db_(connect(opts)),
         begin_(*db_, "BEGIN IMMEDIATE"),
         commit_(*db_, "COMMIT"),
-        savepoint_(*db_, "SAVEPOINT job"),
-        release_(*db_, "RELEASE job"),
-        rollback_to_(*db_, "ROLLBACK TO job"),
         meta_get_(*db_, "SELECT key, value FROM meta WHERE key IN ('hour_start', 'day_start')"),
         meta_set_(*db_, "UPDATE meta SET value = ?2 WHERE key = ?1"),
         expired_(*db_, "SELECT number_id FROM leases WHERE expires_at <= ?1"),
@@ -201,7 +250,11 @@ class Writer final : public BatchTarget {
         insert_pool_(*db_,
                      "INSERT INTO pool (number_id, campaign, npa, state, last_used, caller_id)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-        delete_number_(*db_, "DELETE FROM numbers WHERE id = ?1") {}
+        delete_number_(*db_, "DELETE FROM numbers WHERE id = ?1"),
+        checkpointer_(opts) {
+    // Replaces SQLite's automatic checkpoint on this connection (see Checkpointer).
+    sqlite3_wal_hook(db_->getHandle(), &Writer::on_wal, this);
+  }
 
   // --- BatchTarget --------------------------------------------------------------------------
   void begin() override {
@@ -217,19 +270,7 @@ class Writer final : public BatchTarget {
   void rollback() noexcept override {
     if (in_transaction()) sqlite3_exec(db_->getHandle(), "ROLLBACK", nullptr, nullptr, nullptr);
   }
-  void savepoint() override {
-    Use(savepoint_)->exec();
-    saved_hour_ = hour_;
-    saved_day_ = day_;
-  }
-  void release_savepoint() override { Use(release_)->exec(); }
-  void rollback_savepoint() override {
-    Use(rollback_to_)->exec();
-    Use(release_)->exec();
-    hour_ = saved_hour_;
-    day_ = saved_day_;
-  }
-  bool in_transaction() noexcept override { return sqlite3_get_autocommit(db_->getHandle()) == 0; }
+  bool in_transaction() noexcept { return sqlite3_get_autocommit(db_->getHandle()) == 0; }
   std::exception_ptr translate(std::exception_ptr e) noexcept override {
     try {
       std::rethrow_exception(e);
@@ -583,15 +624,24 @@ class Writer final : public BatchTarget {
   Options opts_;
   std::unique_ptr<SQLite::Database> db_;
   std::int64_t hour_ = 0, day_ = 0;  // the stored windows, as of this transaction
-  std::int64_t saved_hour_ = 0, saved_day_ = 0;
   const std::string every_campaign_ = kEveryCampaign;
-  SQLite::Statement begin_, commit_, savepoint_, release_, rollback_to_;
+  SQLite::Statement begin_, commit_;
   SQLite::Statement meta_get_, meta_set_, expired_, expired_del_, capped_old_;
   SQLite::Statement row_, id_by_cid_, lease_count_, pool_state_;
   SQLite::Statement pick_npa_, pick_any_, use_number_, use_pool_, insert_lease_;
   SQLite::Statement find_lease_, delete_lease_, delete_leases_of_, outcome_;
   SQLite::Statement insert_number_, update_number_, set_active_, delete_pool_, insert_pool_;
   SQLite::Statement delete_number_;
+  Checkpointer checkpointer_;
+
+  static int on_wal(void* self, sqlite3* db, const char* name, int frames) {
+    if (frames >= Checkpointer::kInlineFrames) {
+      sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    } else if (frames >= Checkpointer::kCheckpointFrames) {
+      static_cast<Writer*>(self)->checkpointer_.request();
+    }
+    return SQLITE_OK;
+  }
 };
 
 // Reader connections, created on demand and reused; each is used by one thread at a time.
