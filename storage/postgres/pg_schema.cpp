@@ -57,8 +57,6 @@ DECLARE
   v_prev bigint;
   v_head text;
   v_rounds integer := 0;
-  v_hs bigint;
-  v_ds bigint;
   v_pool bigint;
   v_scope bigint;
   v_capped bigint;
@@ -77,12 +75,6 @@ BEGIN
       RETURN;
     END IF;
   END IF;
-
-  -- Housekeeping only (eligibility reads lease_until): bounded, and SKIP LOCKED because a row
-  -- another call is deleting is as good as gone.
-  DELETE FROM @S@.leases WHERE id IN (
-    SELECT x.id FROM @S@.leases x WHERE x.expires_at <= p_now
-     ORDER BY x.expires_at LIMIT 256 FOR UPDATE SKIP LOCKED);
 
   <<pick>>
   LOOP
@@ -158,26 +150,68 @@ BEGIN
   END LOOP;
 
   o_tier := CASE WHEN v_step > v_npa_steps THEN p_any_tier ELSE p_tiers[v_step] END;
-  UPDATE @S@.numbers n SET
-      last_used = greatest(n.last_used, p_now),
-      total_uses = n.total_uses + 1,
-      hour_count = CASE WHEN n.hour_start >= p_hs THEN n.hour_count + 1 ELSE 1 END,
-      hour_start = greatest(n.hour_start, p_hs),
-      day_count = CASE WHEN n.day_start >= p_ds THEN n.day_count + 1 ELSE 1 END,
-      day_start = greatest(n.day_start, p_ds),
-      lease_until = ARRAY(SELECT u FROM unnest(n.lease_until) u WHERE u > p_now) || (p_now + p_ttl)
-   WHERE n.caller_id = v_pick
-  RETURNING n.hour_start, n.day_start, n.carrier, n.campaigns, n.hourly_limit, n.daily_limit,
-            n.max_concurrent, n.active, n.meta_json
-       INTO v_hs, v_ds, o_carrier, o_campaigns, o_hourly, o_daily, o_max, o_active, o_meta;
-  INSERT INTO @S@.leases (id, caller_id, campaign, agent, destination, leased_at, expires_at,
-                          tier, prev_last_used, hour_start, day_start)
-  VALUES (p_id, v_pick, p_campaign, p_agent, p_dest, p_now, p_now + p_ttl, o_tier, v_prev,
-          v_hs, v_ds);
+  -- Expired lease rows are housekeeping only (eligibility reads lease_until), so about one
+  -- lease in 32 sweeps them instead of every lease scanning for them.
+  IF random() < 0.03125 THEN
+    PERFORM @S@.sweep(p_now);
+  END IF;
+  -- One statement takes the number and records the lease.
+  WITH u AS (
+    UPDATE @S@.numbers n SET
+        last_used = greatest(n.last_used, p_now),
+        total_uses = n.total_uses + 1,
+        hour_count = CASE WHEN n.hour_start >= p_hs THEN n.hour_count + 1 ELSE 1 END,
+        hour_start = greatest(n.hour_start, p_hs),
+        day_count = CASE WHEN n.day_start >= p_ds THEN n.day_count + 1 ELSE 1 END,
+        day_start = greatest(n.day_start, p_ds),
+        lease_until = ARRAY(SELECT t FROM unnest(n.lease_until) t WHERE t > p_now) || (p_now + p_ttl)
+     WHERE n.caller_id = v_pick
+    RETURNING n.hour_start, n.day_start, n.carrier, n.campaigns, n.hourly_limit, n.daily_limit,
+              n.max_concurrent, n.active, n.meta_json),
+  ins AS (
+    INSERT INTO @S@.leases (id, caller_id, campaign, agent, destination, leased_at, expires_at,
+                            tier, prev_last_used, hour_start, day_start)
+    SELECT p_id, v_pick, p_campaign, p_agent, p_dest, p_now, p_now + p_ttl, o_tier, v_prev,
+           u.hour_start, u.day_start FROM u)
+  SELECT u.carrier, u.campaigns, u.hourly_limit, u.daily_limit, u.max_concurrent, u.active,
+         u.meta_json
+    INTO o_carrier, o_campaigns, o_hourly, o_daily, o_max, o_active, o_meta FROM u;
   o_status := 0;
   o_caller := v_pick;
   o_leased_at := p_now;
   o_expires := p_now + p_ttl;
+END
+$fn$;
+)SQL";
+
+// Several leases in one transaction (client-side group commit): one round trip and one commit
+// for all of them, each still picked by lease() exactly as alone, in order, so later ones see
+// earlier ones. Request i's NPAs are p_npas[p_noff[i] : p_noff[i] + p_nlen[i] - 1] with its step
+// bounds relative to that slice, as lease() takes them.
+constexpr const char* kLeaseManyFunction = R"SQL(
+CREATE FUNCTION @S@.lease_many(
+    p_ids text[], p_campaigns text[], p_agents text[], p_dests text[],
+    p_npas integer[], p_noff integer[], p_nlen integer[],
+    p_bounds integer[], p_boff integer[], p_tiers smallint[], p_toff integer[], p_tlen integer[],
+    p_any_tiers smallint[], p_now bigint[], p_hs bigint[], p_ds bigint[], p_ttl bigint[],
+    p_retry boolean,
+    OUT o_status smallint, OUT o_reason smallint, OUT o_tier smallint, OUT o_caller text,
+    OUT o_leased_at bigint, OUT o_expires bigint, OUT o_carrier text, OUT o_campaigns text[],
+    OUT o_hourly bigint, OUT o_daily bigint, OUT o_max integer, OUT o_active boolean,
+    OUT o_meta text)
+RETURNS SETOF record
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  FOR i IN 1 .. cardinality(p_ids) LOOP
+    SELECT * INTO o_status, o_reason, o_tier, o_caller, o_leased_at, o_expires, o_carrier,
+                  o_campaigns, o_hourly, o_daily, o_max, o_active, o_meta
+      FROM @S@.lease(p_ids[i], p_campaigns[i], p_agents[i], p_dests[i],
+                     p_npas[p_noff[i] : p_noff[i] + p_nlen[i] - 1],
+                     p_bounds[p_boff[i] : p_boff[i] + p_tlen[i]],
+                     p_tiers[p_toff[i] : p_toff[i] + p_tlen[i] - 1],
+                     p_any_tiers[i], p_now[i], p_hs[i], p_ds[i], p_ttl[i], p_retry);
+    RETURN NEXT;
+  END LOOP;
 END
 $fn$;
 )SQL";
@@ -222,6 +256,25 @@ CREATE TABLE @S@.leases (
 CREATE INDEX leases_expiry ON @S@.leases (expires_at);
 CREATE INDEX leases_number ON @S@.leases (caller_id);
 
+-- Both tables churn (every lease updates a number and adds a lease row): vacuum them by row
+-- count, not by a fraction of a table that may be small, so dead index entries at the head of
+-- the LRU order and dead lease rows stay few.
+ALTER TABLE @S@.numbers SET (autovacuum_vacuum_scale_factor = 0.0,
+  autovacuum_vacuum_threshold = 2000, autovacuum_analyze_scale_factor = 0.05);
+ALTER TABLE @S@.leases SET (autovacuum_vacuum_scale_factor = 0.0,
+  autovacuum_vacuum_threshold = 2000, autovacuum_analyze_scale_factor = 0.0,
+  autovacuum_analyze_threshold = 5000);
+
+-- Deletes up to 256 expired leases. SKIP LOCKED: a row another call is deleting is as good as
+-- gone. Seq scans are off inside: statistics taken while the table was small would otherwise
+-- keep a sequential scan in the cached plan after it has grown.
+CREATE FUNCTION @S@.sweep(p_now bigint) RETURNS void
+LANGUAGE sql SET enable_seqscan = off AS $fn$
+  DELETE FROM @S@.leases x WHERE x.id = ANY (ARRAY(
+    SELECT y.id FROM @S@.leases y WHERE y.expires_at <= p_now
+     ORDER BY y.expires_at LIMIT 256 FOR UPDATE SKIP LOCKED))
+$fn$;
+
 -- Multiset difference: a minus one occurrence of each element of b.
 CREATE FUNCTION @S@.minus(a bigint[], b bigint[]) RETURNS bigint[]
 LANGUAGE sql IMMUTABLE AS $fn$
@@ -259,7 +312,7 @@ std::vector<Migration> migrations(const std::string& quoted_schema) {
   lease = replace_all(lease, "@CAPPED@", kCapped);
   lease = replace_all(lease, "@ROOM@", kHasRoom);
   lease = replace_all(lease, "@SERVES@", kServes);
-  return {{1, with_schema(std::string(kV1) + lease, quoted_schema)}};
+  return {{1, with_schema(std::string(kV1) + lease + kLeaseManyFunction, quoted_schema)}};
 }
 
 }  // namespace cidrot::storage::pg

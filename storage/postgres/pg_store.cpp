@@ -20,8 +20,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -74,6 +77,7 @@ std::string int_array(const std::vector<std::int64_t>& v) {
 // The statements, by id. Prepared per session on first use.
 enum Stmt : int {
   kLease,
+  kLeaseMany,
   kReleaseId,
   kReleaseCaller,
   kUndoLease,
@@ -117,6 +121,11 @@ std::vector<std::string> statement_sql(const std::string& q) {
       "SELECT * FROM @S@.lease($1, $2, $3, $4, $5::integer[], $6::integer[], "
       "$7::smallint[], $8::smallint, $9::bigint, $10::bigint, $11::bigint, $12::bigint, "
       "$13::boolean)";
+  s[kLeaseMany] =
+      "SELECT * FROM @S@.lease_many($1::text[], $2::text[], $3::text[], $4::text[], "
+      "$5::integer[], $6::integer[], $7::integer[], $8::integer[], $9::integer[], "
+      "$10::smallint[], $11::integer[], $12::integer[], $13::smallint[], $14::bigint[], "
+      "$15::bigint[], $16::bigint[], $17::bigint[], $18::boolean)";
   s[kReleaseId] =
       "WITH d AS (DELETE FROM @S@.leases l WHERE l.id = $1 RETURNING l.caller_id, l.expires_at) "
       "UPDATE @S@.numbers n SET lease_until = @S@.minus(n.lease_until, ARRAY[d.expires_at]), "
@@ -228,6 +237,17 @@ NumberState parse_number(const Result& r, int row, int c) {
   return st;
 }
 
+// How many lease transactions one store keeps in flight. Fewer than the pool so concurrent
+// callers batch up: on a 2-core box a few busy backends use the CPU as well as many, and each
+// transaction then carries several leases through one commit. CIDROT_PG_FLUSHERS overrides it
+// (for benchmarking).
+int flushers_for_pool(int pool) {
+  if (const char* env = std::getenv("CIDROT_PG_FLUSHERS"); env != nullptr && *env != '\0') {
+    return std::max(1, std::min(pool, std::atoi(env)));
+  }
+  return std::max(1, std::min(pool, std::max(2, pool / 4)));
+}
+
 bool session_gone(const Failure& f) {
   return f.kind == Failure::kLost || f.kind == Failure::kTimeout ||
          (f.kind == Failure::kSql &&
@@ -245,24 +265,75 @@ struct InDoubt {
   std::vector<Session> sessions;
 };
 
-LeaseResult parse_lease(const Result& r, const LeaseRequest& req) {
+LeaseResult parse_lease(const Result& r, int row, const LeaseRequest& req) {
   LeaseResult out;
-  if (r.i64(0, 0) != 0) {
-    out.denial = static_cast<DenialReason>(r.i64(0, 1));
+  if (r.i64(row, 0) != 0) {
+    out.denial = static_cast<DenialReason>(r.i64(row, 1));
     return out;
   }
   Lease l;
   l.id = req.lease_id;
-  l.tier = static_cast<Tier>(r.i64(0, 2));
-  l.number = parse_config(r, 0, 3, 6);
-  l.leased_at = from_unix_ms(r.i64(0, 4));
-  l.expires_at = from_unix_ms(r.i64(0, 5));
+  l.tier = static_cast<Tier>(r.i64(row, 2));
+  l.number = parse_config(r, row, 3, 6);
+  l.leased_at = from_unix_ms(r.i64(row, 4));
+  l.expires_at = from_unix_ms(r.i64(row, 5));
   l.campaign = req.campaign;
   l.agent = req.agent;
   l.destination = req.destination;
   out.lease = std::move(l);
   return out;
 }
+
+// One lease call waiting to be sent, alone or batched with others (PostgresStore::lease()).
+struct Pending {
+  const LeaseRequest* req = nullptr;
+  std::vector<std::int64_t> npas, bounds, tiers;  // bounds: 1-based into npas, one per step + end
+  std::string any_tier;                           // "" when the ladder has no "any" step
+  Deadline deadline;
+  bool taken = false;  // a flusher has it
+  bool done = false;   // result or error is set
+  LeaseResult result;
+  std::exception_ptr error;
+};
+
+// The ladder in lease()'s encoding: the NPA steps (an "any" step ends the ladder: it covers
+// everything after it), flattened.
+void encode_ladder(const Ladder& ladder, Pending* p) {
+  for (const LadderStep& step : ladder) {
+    if (step.tier == Tier::kAny && step.npas.empty()) {
+      p->any_tier = std::to_string(static_cast<int>(step.tier));
+      break;
+    }
+    if (step.npas.empty()) continue;
+    p->bounds.push_back(static_cast<std::int64_t>(p->npas.size()) + 1);
+    p->tiers.push_back(static_cast<int>(step.tier));
+    for (std::uint16_t npa : step.npas) p->npas.push_back(npa);
+  }
+  p->bounds.push_back(static_cast<std::int64_t>(p->npas.size()) + 1);
+}
+
+// Builds one array literal per column for lease_many().
+class ArrayBuilder {
+ public:
+  ArrayBuilder& add(std::int64_t v) { return raw(std::to_string(v)); }
+  ArrayBuilder& add_text(const std::string& v) {
+    sep();
+    append_array_element(&s_, v);
+    return *this;
+  }
+  ArrayBuilder& raw(const std::string& v) {
+    sep();
+    s_ += v;
+    return *this;
+  }
+  std::string str() const { return s_ + "}"; }
+
+ private:
+  void sep() {
+    if (s_.size() > 1) s_ += ',';
+  }
+  std::string s_ = "{";
+};
 
 class PostgresStore final : public Store {
  public:
@@ -271,7 +342,17 @@ class PostgresStore final : public Store {
         timeout_(timeout_ms),
         schema_(std::move(schema)),
         quoted_("\"" + schema_ + "\""),
-        sql_(statement_sql(quoted_)) {}
+        sql_(statement_sql(quoted_)),
+        max_flushers_(flushers_for_pool(pool_size)) {}
+
+  ~PostgresStore() override {
+    {
+      std::lock_guard<std::mutex> lock(maint_mu_);
+      stopping_ = true;
+    }
+    maint_cv_.notify_all();
+    if (maint_.joinable()) maint_.join();
+  }
 
   // Connects and brings the schema up to date.
   void open() {
@@ -284,6 +365,7 @@ class PostgresStore final : public Store {
     } catch (const Failure& f) {
       throw to_error(f, "open");
     }
+    maint_ = std::thread([this] { maintenance_loop(); });
   }
 
   std::string backend_name() const override { return "postgresql"; }
@@ -330,7 +412,7 @@ class PostgresStore final : public Store {
     // A big import may legitimately take longer than one lease: allow 10k rows/s on top.
     const auto extra = std::chrono::milliseconds(static_cast<std::int64_t>(unique.size()) / 10);
     return run(
-        "upsert_numbers", true,
+        "upsert_numbers",
         [&](Conn& c, Deadline d, int) {
           Result r = c.exec_prepared(
               kUpsert, sql_[kUpsert],
@@ -355,7 +437,7 @@ class PostgresStore final : public Store {
   }
 
   bool set_active(const std::string& caller_id, bool active) override {
-    return run("set_active", true, [&](Conn& c, Deadline d, int) {
+    return run("set_active", [&](Conn& c, Deadline d, int) {
       return c.exec_prepared(kSetActive, sql_[kSetActive],
                              {caller_id.c_str(), active ? "true" : "false"}, d)
                  .rows() > 0;
@@ -363,7 +445,7 @@ class PostgresStore final : public Store {
   }
 
   bool remove_number(const std::string& caller_id) override {
-    return run("remove_number", true, [&](Conn& c, Deadline d, int) {
+    return run("remove_number", [&](Conn& c, Deadline d, int) {
       return c.exec_prepared(kRemove, sql_[kRemove], {caller_id.c_str()}, d).boolean(0, 0);
     });
   }
@@ -371,7 +453,7 @@ class PostgresStore final : public Store {
   std::optional<NumberState> get_number(const std::string& caller_id, const Windows& w) override {
     const std::string hs = std::to_string(w.hour_start), ds = std::to_string(w.day_start),
                       now = std::to_string(to_unix_ms(w.now));
-    return run("get_number", true, [&](Conn& c, Deadline d, int) -> std::optional<NumberState> {
+    return run("get_number", [&](Conn& c, Deadline d, int) -> std::optional<NumberState> {
       Result r = c.exec_prepared(kGetNumber, sql_[kGetNumber],
                                  {caller_id.c_str(), hs.c_str(), ds.c_str(), now.c_str()}, d);
       if (r.rows() == 0) return std::nullopt;
@@ -441,7 +523,7 @@ class PostgresStore final : public Store {
             number_cols("$1::bigint", "$2::bigint", "$3::bigint") + " FROM m n ORDER BY " + order +
             " OFFSET " + offset + "::bigint LIMIT " + limit + "::bigint) p ON true",
         quoted_);
-    return run("list_numbers", true, [&](Conn& c, Deadline d, int) {
+    return run("list_numbers", [&](Conn& c, Deadline d, int) {
       std::vector<const char*> ptrs;
       for (const auto& p : params) ptrs.push_back(p.c_str());
       Result r = c.exec_params(sql, ptrs, d);
@@ -454,6 +536,11 @@ class PostgresStore final : public Store {
     });
   }
 
+  // Client-side group commit: at most max_flushers_ lease transactions of this store are in
+  // flight; calls arriving meanwhile queue up and the next free flusher sends them together in
+  // one lease_many() transaction (one round trip, one commit; each lease still picked exactly as
+  // alone, in arrival order). Under load that multiplies leases per WAL flush and per unit of
+  // server CPU; a lone call goes out at once on its own.
   LeaseResult lease(const LeaseRequest& req) override {
     if (!valid_lease_id(req.lease_id)) {
       throw Error(ErrorCode::kInvalidArgument, "lease_id: must be 32 lowercase hex chars",
@@ -462,56 +549,40 @@ class PostgresStore final : public Store {
     if (req.ladder == nullptr) {
       throw Error(ErrorCode::kInvalidArgument, "ladder: missing", "ladder");
     }
-    std::string npas = "{", bounds = "{", tiers = "{", any_tier;
-    int pos = 1, steps = 0;
-    for (const LadderStep& step : *req.ladder) {
-      if (step.tier == Tier::kAny && step.npas.empty()) {
-        any_tier = std::to_string(static_cast<int>(step.tier));
-        break;  // "any" covers every later step
-      }
-      if (step.npas.empty()) continue;
-      bounds += (steps ? "," : "") + std::to_string(pos);
-      tiers += (steps ? "," : "") + std::to_string(static_cast<int>(step.tier));
-      ++steps;
-      for (std::uint16_t npa : step.npas) {
-        npas += (pos > 1 ? "," : "") + std::to_string(npa);
-        ++pos;
-      }
-    }
-    bounds += (steps ? "," : "") + std::to_string(pos) + "}";
-    npas += "}";
-    tiers += "}";
-    const std::string now = std::to_string(to_unix_ms(req.windows.now));
-    const std::string hs = std::to_string(req.windows.hour_start);
-    const std::string ds = std::to_string(req.windows.day_start);
-    const std::string ttl = std::to_string(req.ttl.count());
-    // Sessions that received an attempt of this lease and then went silent or away: if the whole
-    // call fails, any of them may still have committed it.
-    std::vector<Session> unanswered;
-    try {
-      return run("lease", true, [&](Conn& c, Deadline d, int attempt) {
-        try {
-          Result r =
-              c.exec_prepared(kLease, sql_[kLease],
-                              {req.lease_id.c_str(), req.campaign.c_str(), req.agent.c_str(),
-                               req.destination.c_str(), npas.c_str(), bounds.c_str(), tiers.c_str(),
-                               any_tier.empty() ? nullptr : any_tier.c_str(), now.c_str(),
-                               hs.c_str(), ds.c_str(), ttl.c_str(), attempt > 0 ? "true" : "false"},
-                              d);
-          return parse_lease(r, req);
-        } catch (const Failure& f) {
-          if (f.sent && session_gone(f)) unanswered.push_back({c.backend_pid(), c.backend_start()});
-          throw;
+    Pending p;
+    p.req = &req;
+    p.deadline = Deadline::in(timeout_);
+    encode_ladder(*req.ladder, &p);
+    std::unique_lock<std::mutex> lock(batch_mu_);
+    queue_.push_back(&p);
+    while (!p.done) {
+      if (!p.taken && flushers_ < max_flushers_) {
+        ++flushers_;
+        std::vector<Pending*> batch;
+        while (!queue_.empty() && batch.size() < kMaxBatch) {
+          batch.push_back(queue_.front());
+          queue_.pop_front();
+          batch.back()->taken = true;
         }
-      });
-    } catch (const Error&) {
-      if (!unanswered.empty()) {
-        std::lock_guard<std::mutex> lock(doubt_mu_);
-        in_doubt_.push_back({req.lease_id, std::move(unanswered)});
-        doubt_count_.fetch_add(1);
+        lock.unlock();
+        send(batch);
+        lock.lock();
+        for (Pending* q : batch) q->done = true;
+        --flushers_;
+        batch_cv_.notify_all();
+      } else if (!p.taken) {
+        if (batch_cv_.wait_until(lock, p.deadline.at) == std::cv_status::timeout && !p.taken) {
+          queue_.erase(std::find(queue_.begin(), queue_.end(), &p));
+          throw to_error(Failure{Failure::kTimeout, "queued behind other leases", {}, false},
+                         "lease");
+        }
+      } else {
+        batch_cv_.wait(lock);  // in flight: its flusher's deadline bounds the wait
       }
-      throw;
     }
+    lock.unlock();
+    if (p.error) std::rethrow_exception(p.error);
+    return std::move(p.result);
   }
 
   std::int64_t release(const ReleaseRequest& req) override {
@@ -520,14 +591,14 @@ class PostgresStore final : public Store {
     const std::string& disp = req.outcome.disposition;
     if (!req.lease_id.empty()) {
       if (!valid_lease_id(req.lease_id)) return 0;
-      return run("release", true, [&](Conn& c, Deadline d, int) -> std::int64_t {
+      return run("release", [&](Conn& c, Deadline d, int) -> std::int64_t {
         Result r =
             c.exec_prepared(kReleaseId, sql_[kReleaseId],
                             {req.lease_id.c_str(), now.c_str(), disp.c_str(), dur.c_str()}, d);
         return r.rows() > 0 && r.boolean(0, 0) ? 1 : 0;
       });
     }
-    return run("release", true, [&](Conn& c, Deadline d, int) -> std::int64_t {
+    return run("release", [&](Conn& c, Deadline d, int) -> std::int64_t {
       Result r =
           c.exec_prepared(kReleaseCaller, sql_[kReleaseCaller],
                           {req.caller_id.c_str(), now.c_str(), disp.c_str(), dur.c_str()}, d);
@@ -537,7 +608,7 @@ class PostgresStore final : public Store {
 
   std::int64_t expire(TimePoint now) override {
     const std::string ms = std::to_string(to_unix_ms(now));
-    return run("expire", true, [&](Conn& c, Deadline d, int) {
+    return run("expire", [&](Conn& c, Deadline d, int) {
       return c.exec_prepared(kExpire, sql_[kExpire], {ms.c_str()}, d).i64(0, 0);
     });
   }
@@ -545,7 +616,7 @@ class PostgresStore final : public Store {
   std::vector<Lease> list_leases(TimePoint now, std::int64_t limit) override {
     const std::string ms = std::to_string(to_unix_ms(now));
     const std::string lim = std::to_string(std::max<std::int64_t>(limit, 0));
-    return run("list_leases", true, [&](Conn& c, Deadline d, int) {
+    return run("list_leases", [&](Conn& c, Deadline d, int) {
       Result r = c.exec_prepared(kListLeases, sql_[kListLeases], {ms.c_str(), lim.c_str()}, d);
       std::vector<Lease> out;
       for (int i = 0; i < r.rows(); ++i) {
@@ -567,7 +638,7 @@ class PostgresStore final : public Store {
   StoreStats stats(const Windows& w) override {
     const std::string now = std::to_string(to_unix_ms(w.now));
     const std::string hs = std::to_string(w.hour_start), ds = std::to_string(w.day_start);
-    return run("stats", true, [&](Conn& c, Deadline d, int) {
+    return run("stats", [&](Conn& c, Deadline d, int) {
       Result r = c.exec_prepared(kStats, sql_[kStats], {now.c_str(), hs.c_str(), ds.c_str()}, d);
       StoreStats st;
       for (int i = 0; i < r.rows(); ++i) {
@@ -602,7 +673,7 @@ class PostgresStore final : public Store {
   }
 
   void ping() override {
-    run("ping", true, [&](Conn& c, Deadline d, int) {
+    run("ping", [&](Conn& c, Deadline d, int) {
       c.exec_prepared(kPing, sql_[kPing], {}, d);
       return 0;
     });
@@ -612,10 +683,15 @@ class PostgresStore final : public Store {
   // Runs `fn(conn, deadline, attempt)` with one deadline for the whole call, retrying what is
   // safe to retry, and turns failures into cidrot::Error.
   template <class F>
-  auto run(const char* op, bool retry_lost, F&& fn,
-           std::chrono::milliseconds extra = std::chrono::milliseconds(0))
+  auto run(const char* op, F&& fn, std::chrono::milliseconds extra = std::chrono::milliseconds(0))
       -> decltype(fn(std::declval<Conn&>(), Deadline{}, 0)) {
-    const Deadline d = Deadline::in(timeout_ + extra);
+    return run_until(op, Deadline::in(timeout_ + extra), std::forward<F>(fn));
+  }
+
+  // run() with an explicit deadline.
+  template <class F>
+  auto run_until(const char* op, const Deadline d, F&& fn)
+      -> decltype(fn(std::declval<Conn&>(), Deadline{}, 0)) {
     settle_in_doubt(d);
     for (int attempt = 0;; ++attempt) {
       try {
@@ -628,7 +704,7 @@ class PostgresStore final : public Store {
           const bool transient =
               f.kind == Failure::kSql && (f.sqlstate == "40001" || f.sqlstate == "40P01");
           // A session that sat idle may have died with a server restart; retry on a new one.
-          const bool stale = retry_lost && reused && f.kind != Failure::kTimeout && session_gone(f);
+          const bool stale = reused && f.kind != Failure::kTimeout && session_gone(f);
           // A retried lease whose first attempt did commit collides on its id: look it up.
           const bool dup_retry = attempt > 0 && f.sqlstate == "23505";
           if ((transient || stale || dup_retry) && attempt < 5 && !d.passed()) continue;
@@ -637,6 +713,179 @@ class PostgresStore final : public Store {
       } catch (const Failure& f) {
         throw to_error(f, op);
       }
+    }
+  }
+
+  // Sends one batch; never throws: every Pending gets its result or its error.
+  void send(const std::vector<Pending*>& batch) {
+    leases_since_vacuum_.fetch_add(static_cast<std::int64_t>(batch.size()),
+                                   std::memory_order_relaxed);
+    if (batch.size() == 1) {
+      try {
+        batch[0]->result = lease_one(*batch[0]);
+      } catch (...) {
+        batch[0]->error = std::current_exception();
+      }
+      return;
+    }
+    try {
+      std::vector<LeaseResult> results = lease_many(batch);
+      for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move(results[i]);
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kInternal || e.code() == ErrorCode::kConflict) {
+        // The server rejected the transaction (so nothing of it committed) because of one of
+        // them, e.g. a reused lease id: send each alone so only that one fails.
+        for (Pending* q : batch) send({q});
+        return;
+      }
+      for (Pending* q : batch) q->error = std::current_exception();
+    }
+  }
+
+  // Records `ids` as in doubt when the call failed after some session received the request.
+  void note_in_doubt(const std::vector<const std::string*>& ids,
+                     const std::vector<Session>& unanswered) {
+    if (unanswered.empty()) return;
+    std::lock_guard<std::mutex> lock(doubt_mu_);
+    for (const std::string* id : ids) {
+      in_doubt_.push_back({*id, unanswered});
+      doubt_count_.fetch_add(1);
+    }
+  }
+
+  LeaseResult lease_one(const Pending& p) {
+    const LeaseRequest& req = *p.req;
+    ArrayBuilder npas, bounds, tiers;
+    for (auto v : p.npas) npas.add(v);
+    for (auto v : p.bounds) bounds.add(v);
+    for (auto v : p.tiers) tiers.add(v);
+    const std::string npas_s = npas.str(), bounds_s = bounds.str(), tiers_s = tiers.str();
+    const std::string now = std::to_string(to_unix_ms(req.windows.now));
+    const std::string hs = std::to_string(req.windows.hour_start);
+    const std::string ds = std::to_string(req.windows.day_start);
+    const std::string ttl = std::to_string(req.ttl.count());
+    // Sessions that received an attempt of this lease and then went silent or away: if the whole
+    // call fails, any of them may still have committed it.
+    std::vector<Session> unanswered;
+    try {
+      return run_until("lease", p.deadline, [&](Conn& c, Deadline d, int attempt) {
+        try {
+          Result r = c.exec_prepared(
+              kLease, sql_[kLease],
+              {req.lease_id.c_str(), req.campaign.c_str(), req.agent.c_str(),
+               req.destination.c_str(), npas_s.c_str(), bounds_s.c_str(), tiers_s.c_str(),
+               p.any_tier.empty() ? nullptr : p.any_tier.c_str(), now.c_str(), hs.c_str(),
+               ds.c_str(), ttl.c_str(), attempt > 0 ? "true" : "false"},
+              d);
+          return parse_lease(r, 0, req);
+        } catch (const Failure& f) {
+          if (f.sent && session_gone(f)) unanswered.push_back({c.backend_pid(), c.backend_start()});
+          throw;
+        }
+      });
+    } catch (const Error&) {
+      note_in_doubt({&req.lease_id}, unanswered);
+      throw;
+    }
+  }
+
+  std::vector<LeaseResult> lease_many(const std::vector<Pending*>& batch) {
+    ArrayBuilder ids, campaigns, agents, dests, npas, noff, nlen, bounds, boff, tiers, toff, tlen,
+        any, now, hs, ds, ttl;
+    Deadline deadline = batch.front()->deadline;
+    std::int64_t n_at = 1, b_at = 1, t_at = 1;
+    for (const Pending* p : batch) {
+      const LeaseRequest& r = *p->req;
+      ids.add_text(r.lease_id);
+      campaigns.add_text(r.campaign);
+      agents.add_text(r.agent);
+      dests.add_text(r.destination);
+      for (auto v : p->npas) npas.add(v);
+      noff.add(n_at);
+      nlen.add(static_cast<std::int64_t>(p->npas.size()));
+      n_at += static_cast<std::int64_t>(p->npas.size());
+      for (auto v : p->bounds) bounds.add(v);
+      boff.add(b_at);
+      b_at += static_cast<std::int64_t>(p->bounds.size());
+      for (auto v : p->tiers) tiers.add(v);
+      toff.add(t_at);
+      tlen.add(static_cast<std::int64_t>(p->tiers.size()));
+      t_at += static_cast<std::int64_t>(p->tiers.size());
+      any.raw(p->any_tier.empty() ? "NULL" : p->any_tier);
+      now.add(to_unix_ms(r.windows.now));
+      hs.add(r.windows.hour_start);
+      ds.add(r.windows.day_start);
+      ttl.add(r.ttl.count());
+      deadline.at = std::min(deadline.at, p->deadline.at);
+    }
+    const std::vector<std::string> params = {
+        ids.str(),  campaigns.str(), agents.str(), dests.str(), npas.str(), noff.str(),
+        nlen.str(), bounds.str(),    boff.str(),   tiers.str(), toff.str(), tlen.str(),
+        any.str(),  now.str(),       hs.str(),     ds.str(),    ttl.str()};
+    std::vector<Session> unanswered;
+    try {
+      return run_until("lease", deadline, [&](Conn& c, Deadline d, int attempt) {
+        std::vector<const char*> ptrs;
+        for (const auto& v : params) ptrs.push_back(v.c_str());
+        ptrs.push_back(attempt > 0 ? "true" : "false");
+        try {
+          Result r = c.exec_prepared(kLeaseMany, sql_[kLeaseMany], ptrs, d);
+          if (r.rows() != static_cast<int>(batch.size())) {
+            throw Failure{Failure::kSql, "lease_many returned a short result", "XX000", true};
+          }
+          std::vector<LeaseResult> out;
+          for (std::size_t i = 0; i < batch.size(); ++i) {
+            out.push_back(parse_lease(r, static_cast<int>(i), *batch[i]->req));
+          }
+          return out;
+        } catch (const Failure& f) {
+          if (f.sent && session_gone(f)) unanswered.push_back({c.backend_pid(), c.backend_start()});
+          throw;
+        }
+      });
+    } catch (const Error&) {
+      std::vector<const std::string*> all;
+      for (const Pending* p : batch) all.push_back(&p->req->lease_id);
+      note_in_doubt(all, unanswered);
+      throw;
+    }
+  }
+
+  // Every lease moves a number's entry from the head of the (npa, last_used) index to its tail
+  // and leaves a dead entry at the head, which only VACUUM removes; each pick walks over them.
+  // Autovacuum wakes once a minute at best (autovacuum_naptime, a server-wide setting), by then
+  // a pick reads hundreds of index pages. So the store vacuums its two tables itself after
+  // kVacuumAfter leases, on its own session (lease calls never wait for it), one process at a
+  // time (a try-lock: the others skip their turn).
+  void maintenance_loop() {
+    std::unique_ptr<Conn> conn;
+    std::unique_lock<std::mutex> lock(maint_mu_);
+    while (!stopping_) {
+      maint_cv_.wait_for(lock, std::chrono::seconds(1));
+      if (stopping_) break;
+      if (leases_since_vacuum_.load(std::memory_order_relaxed) < kVacuumAfter) continue;
+      leases_since_vacuum_.store(0, std::memory_order_relaxed);
+      lock.unlock();
+      try {
+        const Deadline d = Deadline::in(std::max(timeout_, std::chrono::milliseconds(30000)));
+        if (!conn || !conn->healthy()) conn = Conn::open(pool_.settings(), d);
+        const std::string key = "1667851379, hashtext('" + schema_ + "')";
+        if (conn->exec("SELECT pg_try_advisory_lock(" + key + ")", d).boolean(0, 0)) {
+          try {
+            // Not bounded by statement_timeout (timeout_ms is sized for a lease, not a vacuum);
+            // VACUUM never blocks leases, and the client deadline still bounds the wait.
+            // One statement per call: VACUUM refuses to run in a multi-statement string.
+            conn->exec("SET statement_timeout = 0", d);
+            conn->exec(with_schema("VACUUM (SKIP_LOCKED) @S@.numbers, @S@.leases", quoted_), d);
+            conn->exec("RESET statement_timeout", d);
+          } catch (const Failure&) {
+          }
+          conn->exec("SELECT pg_advisory_unlock(" + key + ")", d);
+        }
+      } catch (const Failure&) {
+        conn.reset();  // server away: try again after the next batch of leases
+      }
+      lock.lock();
     }
   }
 
@@ -774,6 +1023,20 @@ class PostgresStore final : public Store {
   std::mutex doubt_mu_;
   std::deque<InDoubt> in_doubt_;
   std::atomic<int> doubt_count_{0};
+  // Group commit of leases (lease()).
+  static constexpr std::size_t kMaxBatch = 32;
+  const int max_flushers_;
+  std::mutex batch_mu_;
+  std::condition_variable batch_cv_;
+  std::deque<Pending*> queue_;
+  int flushers_ = 0;
+  // Vacuuming (maintenance_loop()).
+  static constexpr std::int64_t kVacuumAfter = 2000;
+  std::atomic<std::int64_t> leases_since_vacuum_{0};
+  std::mutex maint_mu_;
+  std::condition_variable maint_cv_;
+  bool stopping_ = false;
+  std::thread maint_;
 };
 
 }  // namespace
@@ -823,8 +1086,10 @@ std::shared_ptr<Store> open_postgres_store(const std::string& url) {
   set("keepalives_idle", "30");
   set("keepalives_interval", "10");
   set("keepalives_count", "3");
-  set("options", "-c statement_timeout=" + std::to_string(timeout_ms) +
-                     " -c idle_in_transaction_session_timeout=" +
+  // Generic plans: the lease function's statements are re-planned on every call otherwise
+  // (custom plans never look cheaper to the plan cache), which costs a third of a lease's CPU.
+  set("options", "-c plan_cache_mode=force_generic_plan -c statement_timeout=" +
+                     std::to_string(timeout_ms) + " -c idle_in_transaction_session_timeout=" +
                      std::to_string(std::max(timeout_ms * 2, 10000)));
   s.target = (u.user.empty() ? "" : u.user + "@") + (host.empty() ? "localhost" : host) + ":" +
              (u.port.empty() ? "5432" : u.port) + "/" + db + " schema " + schema;
