@@ -146,56 +146,6 @@ class Use {
   SQLite::Statement& s_;
 };
 
-// Copies the WAL back into the database file on its own connection and thread, so the writer
-// never pays for a checkpoint (page copies and, even at synchronous=NORMAL, an fsync) while
-// callers wait for their commit. The writer's WAL hook asks for one every kCheckpointFrames
-// frames; if this thread cannot keep up, the writer checkpoints inline past kInlineFrames.
-class Checkpointer {
- public:
-  static constexpr int kCheckpointFrames = 2000;
-  static constexpr int kInlineFrames = 50000;
-
-  explicit Checkpointer(const Options& opts) : db_(connect(opts)) {
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~Checkpointer() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-  void request() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      requested_ = true;
-    }
-    cv_.notify_one();
-  }
-
- private:
-  void loop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    for (;;) {
-      cv_.wait(lock, [&] { return stop_ || requested_; });
-      if (stop_) return;
-      requested_ = false;
-      lock.unlock();
-      // PASSIVE never blocks the writer; a busy result just means "try at the next request".
-      sqlite3_wal_checkpoint_v2(db_->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
-                                nullptr);
-      lock.lock();
-    }
-  }
-
-  std::unique_ptr<SQLite::Database> db_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool requested_ = false, stop_ = false;
-  std::thread thread_;
-};
-
 // The writer connection with its prepared statements. Used by the writer thread only.
 class Writer final : public BatchTarget {
  public:
@@ -250,11 +200,7 @@ class Writer final : public BatchTarget {
         insert_pool_(*db_,
                      "INSERT INTO pool (number_id, campaign, npa, state, last_used, caller_id)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-        delete_number_(*db_, "DELETE FROM numbers WHERE id = ?1"),
-        checkpointer_(opts) {
-    // Replaces SQLite's automatic checkpoint on this connection (see Checkpointer).
-    sqlite3_wal_hook(db_->getHandle(), &Writer::on_wal, this);
-  }
+        delete_number_(*db_, "DELETE FROM numbers WHERE id = ?1") {}
 
   // --- BatchTarget --------------------------------------------------------------------------
   void begin() override {
@@ -632,16 +578,6 @@ class Writer final : public BatchTarget {
   SQLite::Statement find_lease_, delete_lease_, delete_leases_of_, outcome_;
   SQLite::Statement insert_number_, update_number_, set_active_, delete_pool_, insert_pool_;
   SQLite::Statement delete_number_;
-  Checkpointer checkpointer_;
-
-  static int on_wal(void* self, sqlite3* db, const char* name, int frames) {
-    if (frames >= Checkpointer::kInlineFrames) {
-      sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    } else if (frames >= Checkpointer::kCheckpointFrames) {
-      static_cast<Writer*>(self)->checkpointer_.request();
-    }
-    return SQLITE_OK;
-  }
 };
 
 // Reader connections, created on demand and reused; each is used by one thread at a time.
