@@ -83,7 +83,19 @@ std::string default_store_url() {
   if (ec) base = ".";
   std::filesystem::path file = std::filesystem::absolute(base / "cidrot.db", ec);
   if (ec) file = base / "cidrot.db";
-  return "sqlite://" + file.lexically_normal().string();
+  // A path is not a URL: characters with a meaning in URLs are percent-encoded.
+  std::string url = "sqlite://";
+  for (char c : file.lexically_normal().string()) {
+    if (c == '%' || c == '?' || c == '#' || c == ' ') {
+      static const char* hex = "0123456789ABCDEF";
+      url += '%';
+      url += hex[(static_cast<unsigned char>(c) >> 4) & 0xf];
+      url += hex[static_cast<unsigned char>(c) & 0xf];
+    } else {
+      url += c;
+    }
+  }
+  return url;
 #else
   return "memory://";
 #endif

@@ -16,6 +16,7 @@
 // One mutex guards everything: the critical section is a few hundred nanoseconds.
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -49,43 +50,28 @@ std::string caller_string(std::uint64_t key) {
   return s;
 }
 
-// Lease ids are 32 hex chars; kept as 16 bytes so the map key never allocates.
+// Lease ids are 32 random hex chars (validated by the Rotator). The key keeps the characters
+// as they are — no parsing on the hot path — and hashes their first 16, which are random.
 struct LeaseKey {
-  std::uint64_t hi = 0, lo = 0;
-  bool operator==(const LeaseKey& o) const { return hi == o.hi && lo == o.lo; }
+  std::array<char, 32> c;
+  bool operator==(const LeaseKey& o) const { return std::memcmp(c.data(), o.c.data(), 32) == 0; }
 };
 struct LeaseKeyHash {
-  std::size_t operator()(const LeaseKey& k) const { return k.hi ^ (k.lo * 0x9e3779b97f4a7c15ULL); }
+  std::size_t operator()(const LeaseKey& k) const {
+    std::uint64_t a, b;
+    std::memcpy(&a, k.c.data(), 8);
+    std::memcpy(&b, k.c.data() + 8, 8);
+    return static_cast<std::size_t>((a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xbf58476d1ce4e5b9ULL);
+  }
 };
 
 bool parse_lease_key(std::string_view id, LeaseKey* out) {
   if (id.size() != 32) return false;
-  std::uint64_t parts[2] = {0, 0};
-  for (int i = 0; i < 32; ++i) {
-    const char c = id[i];
-    int v;
-    if (c >= '0' && c <= '9')
-      v = c - '0';
-    else if (c >= 'a' && c <= 'f')
-      v = c - 'a' + 10;
-    else
-      return false;
-    parts[i / 16] = (parts[i / 16] << 4) | static_cast<std::uint64_t>(v);
-  }
-  out->hi = parts[0];
-  out->lo = parts[1];
+  std::memcpy(out->c.data(), id.data(), 32);
   return true;
 }
 
-std::string lease_key_string(const LeaseKey& k) {
-  static const char* hex = "0123456789abcdef";
-  std::string s(32, '0');
-  for (int i = 0; i < 16; ++i) {
-    s[i] = hex[(k.hi >> (60 - 4 * i)) & 0xf];
-    s[16 + i] = hex[(k.lo >> (60 - 4 * i)) & 0xf];
-  }
-  return s;
-}
+std::string lease_key_string(const LeaseKey& k) { return std::string(k.c.data(), 32); }
 
 // Deduplicates strings that many numbers share. Ids are stable for the store's life.
 class Interner {
@@ -369,7 +355,7 @@ class MemoryStore final : public Store {
       throw Error(ErrorCode::kConflict, "lease_id: already in use", "lease_id");
     }
     expiry_.push({expires_ms, key});
-    result.lease = make_lease(key, it->second);
+    result.lease = make_lease(key, it->second, &req.lease_id);
     return result;
   }
 
@@ -422,7 +408,7 @@ class MemoryStore final : public Store {
       if (a.second->expires_ms != b.second->expires_ms) {
         return a.second->expires_ms < b.second->expires_ms;
       }
-      return lease_key_string(a.first) < lease_key_string(b.first);
+      return std::memcmp(a.first.c.data(), b.first.c.data(), 32) < 0;
     });
     std::vector<Lease> out;
     for (const auto& [k, rec] : all) {
@@ -708,9 +694,8 @@ class MemoryStore final : public Store {
     return n;
   }
 
-  NumberState state_of(Slot* s, const Windows& w) const {
-    NumberState st;
-    Number& n = st.number;
+  void number_of(const Slot* s, Number* out) const {
+    Number& n = *out;
     n.caller_id = caller_string(s->key);
     n.area_code = n.caller_id.substr(0, 3);
     n.carrier = interner_.get(s->carrier);
@@ -725,6 +710,11 @@ class MemoryStore final : public Store {
     n.daily_limit = s->daily_limit;
     n.max_concurrent = s->max_concurrent;
     n.active = s->active;
+  }
+
+  NumberState state_of(Slot* s, const Windows& w) const {
+    NumberState st;
+    number_of(s, &st.number);
     st.last_used = from_unix_ms(s->last_used_ms);
     st.total_uses = s->total_uses;
     st.hour_count = count_in(s->hour_window, s->hour_count, w.hour_start);
@@ -735,11 +725,11 @@ class MemoryStore final : public Store {
     return st;
   }
 
-  Lease make_lease(const LeaseKey& key, const LeaseRec& rec) const {
+  Lease make_lease(const LeaseKey& key, const LeaseRec& rec,
+                   const std::string* id = nullptr) const {
     Lease l;
-    l.id = lease_key_string(key);
-    Windows none;
-    l.number = state_of(rec.slot, none).number;
+    l.id = id != nullptr ? *id : lease_key_string(key);
+    number_of(rec.slot, &l.number);
     l.campaign = rec.campaign;
     l.agent = rec.agent;
     l.destination = rec.destination;

@@ -62,10 +62,9 @@ void check_settings(const CampaignSettings& s) {
 
 bool is_lease_id(const std::string& id) {
   if (id.size() != 32) return false;
-  for (char c : id) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
+  unsigned bad = 0;
+  for (char c : id) bad |= !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+  return bad == 0;
 }
 
 void check_outcome(const Outcome& o) {
