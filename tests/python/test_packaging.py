@@ -75,6 +75,8 @@ def test_public_api_has_docstrings() -> None:
             assert obj.__doc__, name
     for name, member in vars(_cidrot.Rotator).items():
         if not name.startswith("_") and callable(member):
-            # pybind11 puts the signature on the first line; the description must follow it.
-            lines = [ln for ln in (member.__doc__ or "").splitlines()[1:] if ln.strip()]
+            lines = [ln for ln in (member.__doc__ or "").splitlines() if ln.strip()]
+            if lines and lines[0].startswith(name + "("):
+                lines = lines[1:]  # pybind11 puts the signature first; a description must follow
             assert lines, f"Rotator.{name} has no docstring"
+    assert inspect.signature(_cidrot.Rotator.next).parameters["ttl"].kind.name == "KEYWORD_ONLY"

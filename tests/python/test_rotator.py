@@ -201,3 +201,30 @@ def test_module_helpers() -> None:
     assert isinstance(r, cidrot.Rotator) and r.time_zone == "America/Chicago"
     assert r.backend == "memory"
     r.ping()
+
+
+def test_call_signatures(rot: cidrot.Rotator) -> None:
+    add(rot, "2125550100", max_concurrent=5)
+    by_keyword = rot.next(destination="2125550199", campaign="c", agent="a1", ttl=60)
+    assert by_keyword and by_keyword.agent == "a1"
+    assert rot.release(lease=by_keyword, disposition="answered", duration_s=3) == 1
+    assert by_keyword.released
+    for bad_call in (
+        lambda: rot.next(),
+        lambda: rot.next("2125550199"),
+        lambda: rot.next("2125550199", "c", "a", 60),  # ttl is keyword-only
+        lambda: rot.next("2125550199", "c", colour="red"),
+        lambda: rot.next("2125550199", campaign="c", destination="2125550198"),
+        lambda: rot.next(2125550199, "c"),
+        lambda: rot.release(),
+        lambda: rot.release("0" * 32, duration_s="long"),
+    ):
+        with pytest.raises(TypeError):
+            bad_call()
+    with pytest.raises(cidrot.InvalidArgument):
+        rot.release(42)
+    lease = rot.next("2125550199", "c")
+    with pytest.raises(TypeError):
+        lease.release(outcome="answered")
+    assert lease.release(duration_s=0) is True
+    assert rot.stats().active_leases == 0

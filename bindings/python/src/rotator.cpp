@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common.h"
+#include "fastcall.h"
 
 namespace cidrot::python {
 namespace {
@@ -86,42 +87,74 @@ UpsertResult add_numbers(const RotatorPtr& rot, const py::iterable& numbers) {
   return result;
 }
 
-py::object next(const RotatorPtr& rot, std::string destination, std::string campaign,
-                std::string agent, const py::object& ttl) {
-  CallRequest req{std::move(destination), std::move(campaign), std::move(agent),
-                  std::chrono::seconds(0)};
-  if (!ttl.is_none()) req.ttl = to_seconds(ttl, "ttl");
-  LeaseResult r;
-  {
-    py::gil_scoped_release nogil;
-    r = rot->next(req);
-  }
-  if (r) return py::cast(PyLease{std::move(*r.lease), rot, false});
-  return py::cast(PyDenial{r.denial, std::move(req.destination), std::move(req.campaign)});
+PyObject* next_fast(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                    PyObject* kwnames) {
+  return fast::guarded([&]() -> PyObject* {
+    PyObject* a[4];
+    fast::parse_args("next", args, nargs, kwnames, {"destination", "campaign", "agent", "ttl"}, 3,
+                     2, a);
+    RotatorPtr rot = py::cast<RotatorPtr>(py::handle(self));
+    CallRequest req{fast::str_arg(a[0], "next", "destination"),
+                    fast::str_arg(a[1], "next", "campaign"), fast::str_arg(a[2], "next", "agent"),
+                    std::chrono::seconds(0)};
+    if (a[3] != nullptr && a[3] != Py_None) req.ttl = to_seconds(a[3], "ttl");
+    LeaseResult r;
+    {
+      py::gil_scoped_release nogil;
+      r = rot->next(req);
+    }
+    if (r) return py::cast(PyLease{std::move(*r.lease), std::move(rot), false}).release().ptr();
+    return py::cast(PyDenial{r.denial, std::move(req.destination), std::move(req.campaign)})
+        .release()
+        .ptr();
+  });
 }
 
-std::int64_t release(const RotatorPtr& rot, const py::object& lease,
-                     const std::optional<std::string>& disposition,
-                     const std::optional<std::int64_t>& duration_s) {
-  const Outcome outcome = make_outcome(disposition, duration_s);
-  PyLease* obj = nullptr;
-  std::string id;
-  if (py::isinstance<PyLease>(lease)) {
-    obj = lease.cast<PyLease*>();
-    id = obj->lease.id;
-  } else if (py::isinstance<py::str>(lease)) {
-    id = lease.cast<std::string>();
-  } else {
-    invalid("lease_id", "expected a lease id (str) or a cidrot.Lease");
-  }
-  std::int64_t ended = 0;
-  {
-    py::gil_scoped_release nogil;
-    ended = rot->release(id, outcome);
-  }
-  if (obj != nullptr) obj->released = true;
-  return ended;
+PyMethodDef next_def = {
+    "next", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&next_fast)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "next($self, destination, campaign, agent='', *, ttl=None)\n--\n\n"
+    "Picks and leases a caller-ID for one call to `destination` (any NANP spelling). Returns a\n"
+    "Lease (truthy; a context manager that releases on exit) or a Denial (falsy, with .reason).\n"
+    "ttl: seconds (or timedelta) the lease holds the number; None = the campaign's lease_ttl.\n"
+    "Raises InvalidArgument for a bad destination/campaign/agent/ttl; the store's error\n"
+    "otherwise (nothing is leased then)."};
+
+PyObject* release_fast(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                       PyObject* kwnames) {
+  return fast::guarded([&]() -> PyObject* {
+    PyObject* a[3];
+    fast::parse_args("release", args, nargs, kwnames, {"lease", "disposition", "duration_s"}, 3,
+                     1, a);
+    Rotator* rot = py::cast<Rotator*>(py::handle(self));
+    const Outcome outcome = fast::outcome_args(a[1], a[2], "release");
+    PyLease* obj = nullptr;
+    std::string id;
+    if (PyUnicode_Check(a[0])) {
+      id = fast::str_arg(a[0], "release", "lease");
+    } else if (py::isinstance<PyLease>(a[0])) {
+      obj = py::cast<PyLease*>(py::handle(a[0]));
+      id = obj->lease.id;
+    } else {
+      invalid("lease_id", "expected a lease id (str) or a cidrot.Lease");
+    }
+    std::int64_t ended = 0;
+    {
+      py::gil_scoped_release nogil;
+      ended = rot->release(id, outcome);
+    }
+    if (obj != nullptr) obj->released = true;
+    return PyLong_FromLongLong(ended);
+  });
 }
+
+PyMethodDef release_def = {
+    "release", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&release_fast)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "release($self, lease, disposition=None, duration_s=None)\n--\n\n"
+    "Ends a lease given as a Lease or its id; idempotent. Returns 1 if it ended one, 0 if none\n"
+    "was active. disposition: 'answered', 'no_answer', 'busy', 'failed', 'voicemail';\n"
+    "duration_s: call length in seconds."};
 
 // Runs `f` on the Rotator without the GIL; for calls that return plain C++ values.
 template <typename F>
@@ -156,17 +189,6 @@ clock: a Clock (e.g. ManualClock in tests); None = the system clock.)doc")
            py::arg("store") = "memory://", py::kw_only(), py::arg("time_zone") = "",
            py::arg("default_hourly_limit") = 0, py::arg("default_daily_limit") = 0,
            py::arg("clock") = py::none())
-      .def("next", &next, py::arg("destination"), py::arg("campaign"), py::arg("agent") = "",
-           py::kw_only(), py::arg("ttl") = py::none(), R"doc(
-Picks and leases a caller-ID for one call to `destination` (any NANP spelling). Returns a Lease
-(truthy; a context manager that releases on exit) or a Denial (falsy, with .reason).
-ttl: seconds (or timedelta) the lease holds the number; None = the campaign's lease_ttl.
-Raises InvalidArgument for a bad destination/campaign/agent/ttl; the store's error otherwise
-(nothing is leased then).)doc")
-      .def("release", &release, py::arg("lease"), py::arg("disposition") = py::none(),
-           py::arg("duration_s") = py::none(), R"doc(
-Ends a lease given as a Lease or its id; idempotent. Returns 1 if it ended one, 0 if none was
-active. disposition: 'answered', 'no_answer', 'busy', 'failed', 'voicemail'.)doc")
       .def(
           "release_caller_id",
           [](const RotatorPtr& rot, const std::string& caller_id,
@@ -285,6 +307,8 @@ their current value. tiers: ordered subset of 'same_npa', 'overlay', 'state', 'n
         return "<cidrot.Rotator backend=" + rot->store().backend_name() + " time_zone=" +
                rot->time_zone() + ">";
       });
+  fast::add_method(m.attr("Rotator"), &next_def);
+  fast::add_method(m.attr("Rotator"), &release_def);
 }
 
 }  // namespace cidrot::python

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common.h"
+#include "fastcall.h"
 
 namespace cidrot::python {
 namespace {
@@ -96,6 +97,63 @@ void bind_number_state(py::module_& m) {
       });
 }
 
+// Ends the lease once per object; the hot path of every call, so a raw fastcall method.
+PyObject* lease_release(PyLease& l, const Outcome& outcome) {
+  if (l.released) Py_RETURN_FALSE;
+  std::int64_t ended = 0;
+  {
+    py::gil_scoped_release nogil;
+    ended = l.rotator->release(l.lease.id, outcome);
+  }
+  l.released = true;
+  return PyBool_FromLong(ended > 0);
+}
+
+PyObject* lease_release_fast(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                             PyObject* kwnames) {
+  return fast::guarded([&]() -> PyObject* {
+    PyObject* a[2];
+    fast::parse_args("release", args, nargs, kwnames, {"disposition", "duration_s"}, 2, 0, a);
+    const Outcome outcome = fast::outcome_args(a[0], a[1], "release");
+    return lease_release(*py::cast<PyLease*>(py::handle(self)), outcome);
+  });
+}
+
+PyObject* lease_enter_fast(PyObject* self, PyObject* const*, Py_ssize_t nargs, PyObject* kwnames) {
+  if (nargs != 0 || kwnames != nullptr) {
+    PyErr_SetString(PyExc_TypeError, "__enter__() takes no arguments");
+    return nullptr;
+  }
+  Py_INCREF(self);
+  return self;
+}
+
+PyObject* lease_exit_fast(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                          PyObject* kwnames) {
+  return fast::guarded([&]() -> PyObject* {
+    PyObject* a[3];
+    fast::parse_args("__exit__", args, nargs, kwnames, {"exc_type", "exc", "tb"}, 3, 3, a);
+    PyObject* ended = lease_release(*py::cast<PyLease*>(py::handle(self)), Outcome{});
+    Py_XDECREF(ended);
+    Py_RETURN_FALSE;  // never swallows the exception that ended the block
+  });
+}
+
+PyMethodDef lease_release_def = {
+    "release", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&lease_release_fast)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "release($self, disposition=None, duration_s=None)\n--\n\n"
+    "Ends the lease and records the call's outcome. Returns True if this call ended it, False if\n"
+    "it was already released or had expired. disposition: 'answered', 'no_answer', 'busy',\n"
+    "'failed' or 'voicemail'; duration_s: call length in seconds."};
+PyMethodDef lease_enter_def = {
+    "__enter__", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&lease_enter_fast)),
+    METH_FASTCALL | METH_KEYWORDS, "__enter__($self)\n--\n\nReturns the lease itself."};
+PyMethodDef lease_exit_def = {
+    "__exit__", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&lease_exit_fast)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "__exit__($self, exc_type, exc, tb)\n--\n\nReleases the lease unless already released."};
+
 void bind_lease(py::module_& m) {
   py::class_<PyLease>(m, "Lease", R"doc(
 A caller-ID granted to one call, held until released or expired.
@@ -122,44 +180,17 @@ report the outcome.)doc")
                              "'nearby', 'time_zone' or 'any'.")
       .def_property_readonly("released", [](const PyLease& l) { return l.released; },
                              "True once released through this object.")
-      .def(
-          "release",
-          [](PyLease& l, std::optional<std::string> disposition,
-             std::optional<std::int64_t> duration_s) {
-            const Outcome outcome = make_outcome(disposition, duration_s);
-            if (l.released) return false;
-            std::int64_t ended = 0;
-            {
-              py::gil_scoped_release nogil;
-              ended = l.rotator->release(l.lease.id, outcome);
-            }
-            l.released = true;
-            return ended > 0;
-          },
-          py::arg("disposition") = py::none(), py::arg("duration_s") = py::none(),
-          R"doc(
-Ends the lease and records the call's outcome. Returns True if this call ended it, False if it was
-already released or had expired. disposition: 'answered', 'no_answer', 'busy', 'failed' or
-'voicemail'; duration_s: call length in seconds.)doc")
       .def("to_dict", [](const PyLease& l) { return lease_to_dict(l.lease); })
       .def("__bool__", [](const PyLease&) { return true; })
-      .def("__enter__", [](py::object self) { return self; })
-      .def(
-          "__exit__",
-          [](PyLease& l, py::handle, py::handle, py::handle) {
-            if (!l.released) {
-              py::gil_scoped_release nogil;
-              l.rotator->release(l.lease.id, Outcome{});
-            }
-            l.released = true;
-            return false;
-          },
-          py::arg("exc_type"), py::arg("exc"), py::arg("tb"))
       .def("__repr__", [](const PyLease& l) {
         return "Lease(caller_id=" + quoted(l.lease.number.caller_id) +
                ", campaign=" + quoted(l.lease.campaign) + ", tier=" + quoted(tier_name(l.lease.tier)) +
                ", id=" + quoted(l.lease.id) + (l.released ? ", released" : "") + ")";
       });
+
+  fast::add_method(m.attr("Lease"), &lease_release_def);
+  fast::add_method(m.attr("Lease"), &lease_enter_def);
+  fast::add_method(m.attr("Lease"), &lease_exit_def);
 
   py::class_<PyDenial>(m, "Denial", R"doc(
 No caller-ID could be leased: a normal outcome, not an error. Falsy.
