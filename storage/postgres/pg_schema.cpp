@@ -26,9 +26,10 @@ constexpr const char* kServes = "(cardinality(n.campaigns) = 0 OR p_campaign = A
 constexpr const char* kCapped =
     "((n.hourly_limit > 0 AND n.hour_start >= p_hs AND n.hour_count >= n.hourly_limit) OR "
     "(n.daily_limit > 0 AND n.day_start >= p_ds AND n.day_count >= n.daily_limit))";
+// lease_until is kept sorted, so width_bucket() counts its expired entries by binary search,
+// without the function scan an unnest() would cost in every statement.
 constexpr const char* kHasRoom =
-    "(cardinality(n.lease_until) < n.max_concurrent OR "
-    "(SELECT count(*) FROM unnest(n.lease_until) u WHERE u > p_now) < n.max_concurrent)";
+    "(cardinality(n.lease_until) - width_bucket(p_now, n.lease_until) < n.max_concurrent)";
 
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
   for (auto pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
@@ -42,7 +43,7 @@ constexpr const char* kLeaseFunction = R"SQL(
 CREATE FUNCTION @S@.lease(
     p_id text, p_campaign text, p_agent text, p_dest text,
     p_npas integer[], p_bounds integer[], p_tiers smallint[], p_any_tier smallint,
-    p_now bigint, p_hs bigint, p_ds bigint, p_ttl bigint, p_retry boolean,
+    p_now bigint, p_hs bigint, p_ds bigint, p_ttl bigint, p_retry boolean, p_nowait boolean,
     OUT o_status smallint, OUT o_reason smallint, OUT o_tier smallint, OUT o_caller text,
     OUT o_leased_at bigint, OUT o_expires bigint, OUT o_carrier text, OUT o_campaigns text[],
     OUT o_hourly bigint, OUT o_daily bigint, OUT o_max integer, OUT o_active boolean,
@@ -123,6 +124,12 @@ BEGIN
         -- Every eligible number of this step is locked by someone else. Skipping them could
         -- fall through to a worse tier, or deny, while the lock holder is a release or a
         -- lease that leaves room: wait for the head, then re-check it (or re-scan the step).
+        -- Status 2 instead when waiting is not allowed: a batch (lease_many) holds the numbers
+        -- its earlier leases took, and two batches waiting for each other would deadlock.
+        IF p_nowait THEN
+          o_status := 2;
+          RETURN;
+        END IF;
         SELECT n.caller_id, n.last_used INTO v_pick, v_prev FROM @S@.numbers n
          WHERE n.caller_id = v_head AND @WHERE@ FOR UPDATE;
         IF v_pick IS NOT NULL THEN
@@ -164,7 +171,7 @@ BEGIN
         hour_start = greatest(n.hour_start, p_hs),
         day_count = CASE WHEN n.day_start >= p_ds THEN n.day_count + 1 ELSE 1 END,
         day_start = greatest(n.day_start, p_ds),
-        lease_until = ARRAY(SELECT t FROM unnest(n.lease_until) t WHERE t > p_now) || (p_now + p_ttl)
+        lease_until = @S@.add_lease(n.lease_until, p_now, p_now + p_ttl)
      WHERE n.caller_id = v_pick
     RETURNING n.hour_start, n.day_start, n.carrier, n.campaigns, n.hourly_limit, n.daily_limit,
               n.max_concurrent, n.active, n.meta_json),
@@ -201,15 +208,24 @@ CREATE FUNCTION @S@.lease_many(
     OUT o_meta text)
 RETURNS SETOF record
 LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_blocked boolean := false;
 BEGIN
+  -- Never waits for a row lock (see lease()): from the first lease that would have to, this
+  -- one and the rest come back with status 2 and the client sends them alone.
   FOR i IN 1 .. cardinality(p_ids) LOOP
-    SELECT * INTO o_status, o_reason, o_tier, o_caller, o_leased_at, o_expires, o_carrier,
-                  o_campaigns, o_hourly, o_daily, o_max, o_active, o_meta
-      FROM @S@.lease(p_ids[i], p_campaigns[i], p_agents[i], p_dests[i],
-                     p_npas[p_noff[i] : p_noff[i] + p_nlen[i] - 1],
-                     p_bounds[p_boff[i] : p_boff[i] + p_tlen[i]],
-                     p_tiers[p_toff[i] : p_toff[i] + p_tlen[i] - 1],
-                     p_any_tiers[i], p_now[i], p_hs[i], p_ds[i], p_ttl[i], p_retry);
+    IF v_blocked THEN
+      o_status := 2;
+    ELSE
+      SELECT * INTO o_status, o_reason, o_tier, o_caller, o_leased_at, o_expires, o_carrier,
+                    o_campaigns, o_hourly, o_daily, o_max, o_active, o_meta
+        FROM @S@.lease(p_ids[i], p_campaigns[i], p_agents[i], p_dests[i],
+                       p_npas[p_noff[i] : p_noff[i] + p_nlen[i] - 1],
+                       p_bounds[p_boff[i] : p_boff[i] + p_tlen[i]],
+                       p_tiers[p_toff[i] : p_toff[i] + p_tlen[i] - 1],
+                       p_any_tiers[i], p_now[i], p_hs[i], p_ds[i], p_ttl[i], p_retry, true);
+      v_blocked := o_status = 2;
+    END IF;
     RETURN NEXT;
   END LOOP;
 END
@@ -275,10 +291,23 @@ LANGUAGE sql SET enable_seqscan = off AS $fn$
      ORDER BY y.expires_at LIMIT 256 FOR UPDATE SKIP LOCKED))
 $fn$;
 
--- Multiset difference: a minus one occurrence of each element of b.
+-- numbers.lease_until is a sorted array of expiry times (ms); these keep it sorted. The
+-- one-expression ones are inlined by the planner.
+-- Drops the entries <= now and inserts v (>= now) in order.
+CREATE FUNCTION @S@.add_lease(a bigint[], now bigint, v bigint) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT a[width_bucket(now, a) + 1 : width_bucket(v, a)] || v || a[width_bucket(v, a) + 1 :]
+$fn$;
+-- Removes one occurrence of v.
+CREATE FUNCTION @S@.remove_one(a bigint[], v bigint) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT CASE WHEN array_position(a, v) IS NULL THEN a
+              ELSE a[: array_position(a, v) - 1] || a[array_position(a, v) + 1 :] END
+$fn$;
+-- Multiset difference, sorted: a minus one occurrence of each element of b.
 CREATE FUNCTION @S@.minus(a bigint[], b bigint[]) RETURNS bigint[]
 LANGUAGE sql IMMUTABLE AS $fn$
-  SELECT coalesce(array_agg(x.v), '{}')
+  SELECT coalesce(array_agg(x.v ORDER BY x.v), '{}')
     FROM (SELECT v, row_number() OVER (PARTITION BY v) AS k FROM unnest(a) v) x
    WHERE x.k > (SELECT count(*) FROM unnest(b) w WHERE w = x.v)
 $fn$;

@@ -99,7 +99,7 @@ constexpr const char* kNumberCols =
     "n.active, n.meta_json, n.last_used, n.total_uses, "
     "CASE WHEN n.hour_start = $H THEN n.hour_count ELSE 0 END, "
     "CASE WHEN n.day_start = $D THEN n.day_count ELSE 0 END, "
-    "(SELECT count(*) FROM unnest(n.lease_until) u WHERE u > $N), "
+    "cardinality(n.lease_until) - width_bucket($N, n.lease_until), "
     "n.last_disposition, n.last_duration_s";
 
 std::string number_cols(const char* h, const char* d, const char* now) {
@@ -120,7 +120,7 @@ std::vector<std::string> statement_sql(const std::string& q) {
   s[kLease] =
       "SELECT * FROM @S@.lease($1, $2, $3, $4, $5::integer[], $6::integer[], "
       "$7::smallint[], $8::smallint, $9::bigint, $10::bigint, $11::bigint, $12::bigint, "
-      "$13::boolean)";
+      "$13::boolean, false)";
   s[kLeaseMany] =
       "SELECT * FROM @S@.lease_many($1::text[], $2::text[], $3::text[], $4::text[], "
       "$5::integer[], $6::integer[], $7::integer[], $8::integer[], $9::integer[], "
@@ -128,7 +128,7 @@ std::vector<std::string> statement_sql(const std::string& q) {
       "$15::bigint[], $16::bigint[], $17::bigint[], $18::boolean)";
   s[kReleaseId] =
       "WITH d AS (DELETE FROM @S@.leases l WHERE l.id = $1 RETURNING l.caller_id, l.expires_at) "
-      "UPDATE @S@.numbers n SET lease_until = @S@.minus(n.lease_until, ARRAY[d.expires_at]), "
+      "UPDATE @S@.numbers n SET lease_until = @S@.remove_one(n.lease_until, d.expires_at), "
       "last_disposition = CASE WHEN d.expires_at > $2::bigint AND $3 <> '' THEN $3 "
       "ELSE n.last_disposition END, "
       "last_duration_s = CASE WHEN d.expires_at > $2::bigint AND $3 <> '' THEN $4::bigint "
@@ -139,8 +139,8 @@ std::vector<std::string> statement_sql(const std::string& q) {
       "WITH d AS (DELETE FROM @S@.leases l WHERE l.caller_id = $1 RETURNING l.expires_at), "
       "e AS (SELECT coalesce(array_agg(d.expires_at) FILTER (WHERE d.expires_at > $2::bigint), "
       "'{}') AS live FROM d) "
-      "UPDATE @S@.numbers n SET lease_until = @S@.minus(ARRAY(SELECT u FROM "
-      "unnest(n.lease_until) u WHERE u > $2::bigint), e.live), "
+      "UPDATE @S@.numbers n SET lease_until = @S@.minus(n.lease_until[width_bucket($2::bigint, "
+      "n.lease_until) + 1 :], e.live), "
       "last_disposition = CASE WHEN cardinality(e.live) > 0 AND $3 <> '' THEN $3 "
       "ELSE n.last_disposition END, "
       "last_duration_s = CASE WHEN cardinality(e.live) > 0 AND $3 <> '' THEN $4::bigint "
@@ -155,13 +155,13 @@ std::vector<std::string> statement_sql(const std::string& q) {
       "THEN n.day_count - 1 ELSE n.day_count END, "
       "last_used = CASE WHEN n.last_used = d.leased_at THEN d.prev_last_used "
       "ELSE n.last_used END, "
-      "lease_until = @S@.minus(n.lease_until, ARRAY[d.expires_at]) "
+      "lease_until = @S@.remove_one(n.lease_until, d.expires_at) "
       "FROM d WHERE n.caller_id = d.caller_id RETURNING 1";
   s[kExpire] =
       "WITH d AS (DELETE FROM @S@.leases l WHERE l.expires_at <= $1::bigint "
       "RETURNING l.caller_id), "
-      "u AS (UPDATE @S@.numbers n SET lease_until = ARRAY(SELECT x FROM unnest(n.lease_until) x "
-      "WHERE x > $1::bigint) WHERE n.caller_id IN (SELECT caller_id FROM d)) "
+      "u AS (UPDATE @S@.numbers n SET lease_until = n.lease_until[width_bucket($1::bigint, "
+      "n.lease_until) + 1 :] WHERE n.caller_id IN (SELECT caller_id FROM d)) "
       "SELECT count(*) FROM d";
   s[kSetActive] = "UPDATE @S@.numbers SET active = $2::boolean WHERE caller_id = $1 RETURNING 1";
   s[kRemove] = "SELECT @S@.remove_number($1)";
@@ -176,7 +176,7 @@ std::vector<std::string> statement_sql(const std::string& q) {
   // One statement, one snapshot: kind 0 = totals, 1 = per NPA, 2 = per campaign.
   s[kStats] =
       "WITH n AS (SELECT n.active, n.npa, n.max_concurrent, n.total_uses, "
-      "(SELECT count(*) FROM unnest(n.lease_until) u WHERE u > $1::bigint) AS live, "
+      "cardinality(n.lease_until) - width_bucket($1::bigint, n.lease_until) AS live, "
       "(n.hourly_limit > 0 AND n.hour_start = $2::bigint AND n.hour_count >= n.hourly_limit) "
       "AS hcap, "
       "(n.daily_limit > 0 AND n.day_start = $3::bigint AND n.day_count >= n.daily_limit) AS dcap "
@@ -264,6 +264,9 @@ struct InDoubt {
   std::string lease_id;
   std::vector<Session> sessions;
 };
+
+// lease()'s o_status: 0 leased, 1 denied, 2 would have to wait for a row lock (batches only).
+constexpr std::int64_t kMustWait = 2;
 
 LeaseResult parse_lease(const Result& r, int row, const LeaseRequest& req) {
   LeaseResult out;
@@ -468,7 +471,8 @@ class PostgresStore final : public Store {
       params.push_back(std::move(v));
       return "$" + std::to_string(params.size());
     };
-    const std::string live = "(SELECT count(*) FROM unnest(n.lease_until) u WHERE u > $3::bigint)";
+    const std::string live =
+        "(cardinality(n.lease_until) - width_bucket($3::bigint, n.lease_until))";
     const std::string hcap =
         "(n.hourly_limit > 0 AND n.hour_start = $1::bigint AND n.hour_count >= n.hourly_limit)";
     const std::string dcap =
@@ -729,8 +733,14 @@ class PostgresStore final : public Store {
       return;
     }
     try {
-      std::vector<LeaseResult> results = lease_many(batch);
-      for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move(results[i]);
+      std::vector<std::optional<LeaseResult>> results = lease_many(batch);
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (results[i]) {
+          batch[i]->result = std::move(*results[i]);
+        } else {
+          send({batch[i]});
+        }
+      }
     } catch (const Error& e) {
       if (e.code() == ErrorCode::kInternal || e.code() == ErrorCode::kConflict) {
         // The server rejected the transaction (so nothing of it committed) because of one of
@@ -789,7 +799,9 @@ class PostgresStore final : public Store {
     }
   }
 
-  std::vector<LeaseResult> lease_many(const std::vector<Pending*>& batch) {
+  // Results in batch order; nullopt for a lease that has to wait for a row lock, which a batch
+  // never does (lease_many() in pg_schema.cpp): the caller sends those alone.
+  std::vector<std::optional<LeaseResult>> lease_many(const std::vector<Pending*>& batch) {
     ArrayBuilder ids, campaigns, agents, dests, npas, noff, nlen, bounds, boff, tiers, toff, tlen,
         any, now, hs, ds, ttl;
     Deadline deadline = batch.front()->deadline;
@@ -833,9 +845,13 @@ class PostgresStore final : public Store {
           if (r.rows() != static_cast<int>(batch.size())) {
             throw Failure{Failure::kSql, "lease_many returned a short result", "XX000", true};
           }
-          std::vector<LeaseResult> out;
+          std::vector<std::optional<LeaseResult>> out;
           for (std::size_t i = 0; i < batch.size(); ++i) {
-            out.push_back(parse_lease(r, static_cast<int>(i), *batch[i]->req));
+            if (r.i64(static_cast<int>(i), 0) == kMustWait) {
+              out.emplace_back();
+            } else {
+              out.push_back(parse_lease(r, static_cast<int>(i), *batch[i]->req));
+            }
           }
           return out;
         } catch (const Failure& f) {
