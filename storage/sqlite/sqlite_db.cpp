@@ -96,6 +96,36 @@ CREATE TABLE meta (
 ) WITHOUT ROWID;
 INSERT INTO meta (key, value) VALUES ('hour_start', 0), ('day_start', 0);
 )sql",
+      // 1 -> 2: fewer pages and statements per lease.
+      //
+      // pick replaces pool: the same key, but as the primary key of a WITHOUT ROWID table, so a
+      // lease moves one entry of one b-tree (plus its "any NPA" index) instead of a rowid row and
+      // three indexes. A number finds its own pick rows from its numbers row (campaigns, npa,
+      // pick_state, last_used, caller_id), so no index by number is needed.
+      // numbers.live_leases counts the number's rows in leases (expired ones until they are
+      // dropped), so a lease or release no longer counts leases to decide the state.
+      // numbers.pick_state is the state its pick rows are filed under.
+      R"sql(
+ALTER TABLE numbers ADD COLUMN live_leases INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE numbers ADD COLUMN pick_state INTEGER NOT NULL DEFAULT 3;
+UPDATE numbers SET
+  live_leases = (SELECT count(*) FROM leases l WHERE l.number_id = numbers.id),
+  pick_state = coalesce((SELECT p.state FROM pool p WHERE p.number_id = numbers.id LIMIT 1), 3);
+CREATE TABLE pick (
+  campaign  TEXT    NOT NULL,
+  npa       INTEGER NOT NULL,
+  state     INTEGER NOT NULL,
+  last_used INTEGER NOT NULL,
+  caller_id TEXT    NOT NULL,
+  number_id INTEGER NOT NULL,
+  PRIMARY KEY (campaign, npa, state, last_used, caller_id)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO pick (campaign, npa, state, last_used, caller_id, number_id)
+  SELECT p.campaign, n.npa, n.pick_state, n.last_used, n.caller_id, n.id
+  FROM pool p JOIN numbers n ON n.id = p.number_id;
+CREATE INDEX pick_any ON pick (campaign, state, last_used, caller_id, number_id);
+DROP TABLE pool;
+)sql",
   };
   return steps;
 }

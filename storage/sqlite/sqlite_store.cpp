@@ -6,11 +6,12 @@
 //   through SQLite's write lock, so a pick and its lease are atomic across processes too.
 // - Reads (get/list/stats/list_leases) use a small pool of reader connections; WAL lets them run
 //   beside the writer.
-// - Selection never scans: the pool table keeps one row per (number, campaign) with the state
-//   (available/reserved/capped/inactive) evaluated in the windows stored in meta, indexed by
-//   (campaign, npa, state, last_used, caller_id). A pick is one probe per (campaign, NPA) of the
-//   ladder; the same probes tell the denial reason. Window roll-over re-admits only the capped
-//   numbers (partial indexes on the cap windows); expired leases are found by their expiry index.
+// - Selection never scans: the pick table (WITHOUT ROWID) keeps one row per (number, campaign)
+//   keyed by (campaign, npa, state, last_used, caller_id), the state (available/reserved/capped/
+//   inactive) evaluated in the windows stored in meta. A pick is one probe per (campaign, NPA) of
+//   the ladder; the same probes tell the denial reason. A lease then writes one numbers row, moves
+//   its pick row(s) and inserts one lease row. Window roll-over re-admits only the capped numbers
+//   (partial indexes on the cap windows); expired leases are found by their expiry index.
 // - Windows only move forward (as in the memory store): a lease counts in the newest windows any
 //   process has seen, so one process's slightly older clock never resets another's counters.
 
@@ -22,9 +23,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -70,11 +73,20 @@ bool valid_lease_id(const std::string& id) {
 }
 
 // The columns read_row() expects, in order, for a numbers row aliased n.
+// The columns read_row() expects, in order, for a numbers row aliased n.
 constexpr const char* kNumberColumns =
     "n.id, n.caller_id, n.area_code, n.npa, n.carrier, n.campaigns, n.hourly_limit, "
     "n.daily_limit, n.max_concurrent, n.active, n.meta_json, n.last_used, n.total_uses, "
-    "n.hour_start, n.hour_count, n.day_start, n.day_count, n.last_disposition, n.last_duration_s";
-constexpr int kNumberColumnCount = 19;
+    "n.hour_start, n.hour_count, n.day_start, n.day_count, n.last_disposition, n.last_duration_s, "
+    "n.live_leases, n.pick_state";
+constexpr int kNumberColumnCount = 21;
+
+// kNumberColumns without the alias, for RETURNING clauses.
+std::string bare_number_columns() {
+  std::string s = kNumberColumns;
+  for (std::size_t pos; (pos = s.find("n.")) != std::string::npos;) s.erase(pos, 2);
+  return s;
+}
 
 struct Row {
   std::int64_t id = 0;
@@ -84,6 +96,8 @@ struct Row {
   std::int64_t hour_start = 0, hour_count = 0, day_start = 0, day_count = 0;
   std::string last_disposition;
   std::int64_t last_duration_s = -1;
+  std::int64_t live_leases = 0;  // lease rows of the number, expired ones until they are dropped
+  int pick_state = kInactive;    // the state its pick rows are filed under
 
   std::int64_t hour_in(std::int64_t window) const { return hour_start == window ? hour_count : 0; }
   std::int64_t day_in(std::int64_t window) const { return day_start == window ? day_count : 0; }
@@ -96,14 +110,14 @@ struct Row {
     if (capped_in(hour, day)) return kCapped;
     return leases >= number.max_concurrent ? kReserved : kAvailable;
   }
-  NumberState to_state(const Windows& w, std::int64_t live_leases) const {
+  NumberState to_state(const Windows& w, std::int64_t live_leases_now) const {
     NumberState st;
     st.number = number;
     st.last_used = from_unix_ms(last_used);
     st.total_uses = total_uses;
     st.hour_count = hour_in(w.hour_start);
     st.day_count = day_in(w.day_start);
-    st.active_leases = static_cast<std::int32_t>(live_leases);
+    st.active_leases = static_cast<std::int32_t>(live_leases_now);
     st.last_disposition = last_disposition;
     st.last_duration_s = last_duration_s;
     return st;
@@ -131,7 +145,18 @@ Row read_row(SQLite::Statement& q, int c = 0) {
   r.day_count = q.getColumn(c + 16).getInt64();
   r.last_disposition = q.getColumn(c + 17).getString();
   r.last_duration_s = q.getColumn(c + 18).getInt64();
+  r.live_leases = q.getColumn(c + 19).getInt64();
+  r.pick_state = q.getColumn(c + 20).getInt();
   return r;
+}
+
+// The campaign keys a number's pick rows are filed under: '' when it serves every campaign.
+std::vector<std::string> pick_campaigns(const Number& n) {
+  if (n.campaigns.empty()) return {kEveryCampaign};
+  std::vector<std::string> out = n.campaigns;
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 // Resets a cached statement on scope exit, so a throw never leaves it mid-step.
@@ -147,6 +172,11 @@ class Use {
 };
 
 // The writer connection with its prepared statements. Used by the writer thread only.
+//
+// Invariant kept by every write below: each number has one pick row per campaign key, filed under
+// (campaign, npa, numbers.pick_state, numbers.last_used, caller_id), and numbers.live_leases is
+// the number of its rows in leases. A lease therefore costs: the pick probes, one UPDATE of the
+// number row (RETURNING the row), one move of its pick row(s) and one INSERT into leases.
 class Writer final : public BatchTarget {
  public:
   Writer(const Options& opts)
@@ -156,6 +186,7 @@ class Writer final : public BatchTarget {
         commit_(*db_, "COMMIT"),
         meta_get_(*db_, "SELECT key, value FROM meta WHERE key IN ('hour_start', 'day_start')"),
         meta_set_(*db_, "UPDATE meta SET value = ?2 WHERE key = ?1"),
+        min_expiry_q_(*db_, "SELECT min(expires_at) FROM leases"),
         expired_(*db_, "SELECT number_id FROM leases WHERE expires_at <= ?1"),
         expired_del_(*db_, "DELETE FROM leases WHERE expires_at <= ?1"),
         capped_old_(*db_,
@@ -164,24 +195,49 @@ class Writer final : public BatchTarget {
                     "SELECT id FROM numbers WHERE daily_limit > 0 AND day_count >= daily_limit"
                     " AND day_start < ?2"),
         row_(*db_, std::string("SELECT ") + kNumberColumns + " FROM numbers n WHERE n.id = ?1"),
-        id_by_cid_(*db_, "SELECT id FROM numbers WHERE caller_id = ?1"),
-        lease_count_(*db_, "SELECT count(*) FROM leases WHERE number_id = ?1"),
-        pool_state_(*db_, "UPDATE pool SET state = ?2 WHERE number_id = ?1 AND state <> ?2"),
+        row_by_cid_(*db_, std::string("SELECT ") + kNumberColumns +
+                              " FROM numbers n WHERE n.caller_id = ?1"),
         pick_npa_(*db_,
-                  "SELECT state, last_used, caller_id, number_id FROM pool"
+                  "SELECT state, last_used, caller_id, number_id FROM pick"
                   " WHERE campaign = ?1 AND npa = ?2 ORDER BY state, last_used, caller_id LIMIT 1"),
         pick_any_(*db_,
-                  "SELECT state, last_used, caller_id, number_id FROM pool"
+                  "SELECT state, last_used, caller_id, number_id FROM pick"
                   " WHERE campaign = ?1 ORDER BY state, last_used, caller_id LIMIT 1"),
+        // SET expressions all see the old row, so the new counts are spelt out in pick_state.
         use_number_(*db_,
-                    "UPDATE numbers SET last_used = ?2, total_uses = total_uses + 1,"
-                    " hour_start = ?3, hour_count = ?4, day_start = ?5, day_count = ?6"
-                    " WHERE id = ?1"),
-        use_pool_(*db_, "UPDATE pool SET state = ?2, last_used = ?3 WHERE number_id = ?1"),
+                    "UPDATE numbers SET last_used = max(last_used, ?2),"
+                    " total_uses = total_uses + 1,"
+                    " hour_count = CASE WHEN hour_start = ?3 THEN hour_count + 1 ELSE 1 END,"
+                    " hour_start = ?3,"
+                    " day_count = CASE WHEN day_start = ?4 THEN day_count + 1 ELSE 1 END,"
+                    " day_start = ?4,"
+                    " live_leases = live_leases + 1,"
+                    " pick_state = CASE WHEN active = 0 THEN 3"
+                    "  WHEN (hourly_limit > 0 AND"
+                    "   (CASE WHEN hour_start = ?3 THEN hour_count + 1 ELSE 1 END) >= hourly_limit)"
+                    "   OR (daily_limit > 0 AND"
+                    "   (CASE WHEN day_start = ?4 THEN day_count + 1 ELSE 1 END) >= daily_limit)"
+                    "  THEN 2 WHEN live_leases + 1 >= max_concurrent THEN 1 ELSE 0 END"
+                    " WHERE id = ?1 RETURNING " +
+                        bare_number_columns()),
+        adjust_leases_(*db_,
+                       "UPDATE numbers SET live_leases = live_leases + ?2 WHERE id = ?1"
+                       " RETURNING " +
+                           bare_number_columns()),
+        set_pick_state_(*db_, "UPDATE numbers SET pick_state = ?2 WHERE id = ?1"),
+        pick_move_(*db_,
+                   "UPDATE pick SET state = ?6, last_used = ?7 WHERE campaign = ?1 AND npa = ?2"
+                   " AND state = ?3 AND last_used = ?4 AND caller_id = ?5"),
+        pick_insert_(*db_,
+                     "INSERT INTO pick (campaign, npa, state, last_used, caller_id, number_id)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+        pick_delete_(*db_,
+                     "DELETE FROM pick WHERE campaign = ?1 AND npa = ?2 AND state = ?3"
+                     " AND last_used = ?4 AND caller_id = ?5"),
         insert_lease_(*db_,
                       "INSERT INTO leases (id, number_id, campaign, agent, destination, leased_at,"
                       " expires_at, tier) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-        find_lease_(*db_, "SELECT number_id, expires_at FROM leases WHERE id = ?1"),
+        find_lease_(*db_, "SELECT number_id FROM leases WHERE id = ?1"),
         delete_lease_(*db_, "DELETE FROM leases WHERE id = ?1"),
         delete_leases_of_(*db_, "DELETE FROM leases WHERE number_id = ?1"),
         outcome_(*db_,
@@ -189,28 +245,27 @@ class Writer final : public BatchTarget {
         insert_number_(*db_,
                        "INSERT INTO numbers (caller_id, area_code, npa, carrier, campaigns,"
                        " hourly_limit, daily_limit, max_concurrent, active, meta_json,"
-                       " hour_start, day_start) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-                       " ?11, ?12)"),
+                       " hour_start, day_start, pick_state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+                       " ?8, ?9, ?10, ?11, ?12, ?13)"),
         update_number_(*db_,
                        "UPDATE numbers SET area_code = ?2, npa = ?3, carrier = ?4, campaigns = ?5,"
                        " hourly_limit = ?6, daily_limit = ?7, max_concurrent = ?8, active = ?9,"
-                       " meta_json = ?10 WHERE caller_id = ?1"),
-        set_active_(*db_, "UPDATE numbers SET active = ?2 WHERE id = ?1"),
-        delete_pool_(*db_, "DELETE FROM pool WHERE number_id = ?1"),
-        insert_pool_(*db_,
-                     "INSERT INTO pool (number_id, campaign, npa, state, last_used, caller_id)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                       " meta_json = ?10, pick_state = ?11 WHERE id = ?1"),
+        set_active_(*db_, "UPDATE numbers SET active = ?2, pick_state = ?3 WHERE id = ?1"),
         delete_number_(*db_, "DELETE FROM numbers WHERE id = ?1") {}
 
   // --- BatchTarget --------------------------------------------------------------------------
   void begin() override {
     Use(begin_)->exec();
-    // Another process may have moved the windows since our last batch.
-    Use q(meta_get_);
-    while (q->executeStep()) {
-      const std::string key = q->getColumn(0).getString();
-      (key == "hour_start" ? hour_ : day_) = q->getColumn(1).getInt64();
+    // Another process may have moved the windows or added leases since our last batch.
+    {
+      Use q(meta_get_);
+      while (q->executeStep()) {
+        const std::string key = q->getColumn(0).getString();
+        (key == "hour_start" ? hour_ : day_) = q->getColumn(1).getInt64();
+      }
     }
+    read_min_expiry();
   }
   void commit() override { Use(commit_)->exec(); }
   void rollback() noexcept override {
@@ -235,7 +290,7 @@ class Writer final : public BatchTarget {
   // --- operations (inside a batch's transaction) --------------------------------------------
   LeaseResult lease(const LeaseRequest& req) {
     const std::int64_t now = to_unix_ms(req.windows.now);
-    drop_expired(now);
+    if (now >= min_expiry_) drop_expired(now);
     advance_windows(req.windows);
 
     LeaseResult result;
@@ -243,12 +298,16 @@ class Writer final : public BatchTarget {
     Probe best;
     Tier tier = Tier::kAny;
     int min_state = kInactive + 1;  // over the scope S of the whole ladder, for the denial
+    bool has_any = false;
+    std::size_t npa_probes = 0;
+    for (const LadderStep& s : *req.ladder) {
+      has_any = has_any || (s.tier == Tier::kAny && s.npas.empty());
+      npa_probes += s.npas.size();
+    }
     // With an "any NPA" step the scope is the whole pool: two probes tell whether anything at all
-    // is available, so an exhausted pool is denied without walking a long ladder.
-    const bool has_any = std::any_of(req.ladder->begin(), req.ladder->end(), [](const auto& s) {
-      return s.tier == Tier::kAny && s.npas.empty();
-    });
-    if (has_any) {
+    // is available, so an exhausted pool is denied without walking a long ladder. A short ladder
+    // is cheaper to walk than to pre-check.
+    if (has_any && npa_probes > 2) {
       Probe anywhere;
       for (const std::string* c : campaigns) probe(pick_any_, *c, -1, &anywhere, &min_state);
       if (!anywhere.found) {
@@ -258,9 +317,11 @@ class Writer final : public BatchTarget {
         return result;
       }
     }
+    bool probed_any = false;
     for (const LadderStep& step : *req.ladder) {
       Probe step_best;
       if (step.tier == Tier::kAny && step.npas.empty()) {
+        probed_any = true;
         for (const std::string* c : campaigns) probe(pick_any_, *c, -1, &step_best, &min_state);
       } else {
         for (std::uint16_t npa : step.npas) {
@@ -274,29 +335,28 @@ class Writer final : public BatchTarget {
       }
     }
     if (!best.found) {
-      result.denial = deny_reason(min_state, campaigns);
+      // An "any" step already probed the whole pool: its lowest state is the pool's.
+      if (probed_any) {
+        result.denial = min_state >= kInactive ? DenialReason::kPoolEmpty
+                        : min_state == kCapped ? DenialReason::kAllLimited
+                                               : DenialReason::kAllReserved;
+      } else {
+        result.denial = deny_reason(min_state, campaigns);
+      }
       return result;
     }
 
-    Row row = load(best.number_id);
-    if (row.hour_start != hour_) row.hour_count = 0;
-    if (row.day_start != day_) row.day_count = 0;
-    row.hour_start = hour_;
-    row.day_start = day_;
-    ++row.hour_count;
-    ++row.day_count;
-    ++row.total_uses;
-    row.last_used = std::max(row.last_used, now);
+    Row row;
     {
       Use q(use_number_);
-      q->bind(1, row.id);
-      q->bind(2, row.last_used);
-      q->bind(3, row.hour_start);
-      q->bind(4, row.hour_count);
-      q->bind(5, row.day_start);
-      q->bind(6, row.day_count);
-      q->exec();
+      q->bind(1, best.number_id);
+      q->bind(2, now);
+      q->bind(3, hour_);
+      q->bind(4, day_);
+      if (!q->executeStep()) throw missing_number(best.number_id);
+      row = read_row(*q);
     }
+    move_pick(row, kAvailable, best.last_used, row.pick_state, row.last_used);
     const std::int64_t expires = now + req.ttl.count();
     {
       Use q(insert_lease_);
@@ -315,13 +375,7 @@ class Writer final : public BatchTarget {
         throw Error(ErrorCode::kConflict, "lease_id: already in use", "lease_id");
       }
     }
-    {
-      Use q(use_pool_);
-      q->bind(1, row.id);
-      q->bind(2, row.state(hour_, day_, lease_count(row.id)));
-      q->bind(3, row.last_used);
-      q->exec();
-    }
+    min_expiry_ = std::min(min_expiry_, expires);
     Lease& l = result.lease.emplace();
     l.id = req.lease_id;
     l.number = std::move(row.number);
@@ -336,7 +390,7 @@ class Writer final : public BatchTarget {
 
   std::int64_t release(const ReleaseRequest& req) {
     const std::int64_t now = to_unix_ms(req.now);
-    drop_expired(now);
+    if (now >= min_expiry_) drop_expired(now);
     std::int64_t number_id = 0, ended = 0;
     if (!req.lease_id.empty()) {
       if (!valid_lease_id(req.lease_id)) return 0;
@@ -350,8 +404,9 @@ class Writer final : public BatchTarget {
       d->bind(1, req.lease_id);
       ended = d->exec();
     } else {
-      number_id = id_by_caller_id(req.caller_id);
-      if (number_id == 0) return 0;
+      std::optional<Row> row = find(req.caller_id);
+      if (!row) return 0;
+      number_id = row->id;
       Use d(delete_leases_of_);
       d->bind(1, number_id);
       ended = d->exec();
@@ -364,7 +419,7 @@ class Writer final : public BatchTarget {
       q->bind(3, req.outcome.duration_s);
       q->exec();
     }
-    refresh(number_id);
+    adjust_leases(number_id, -ended);
     return ended;
   }
 
@@ -372,79 +427,82 @@ class Writer final : public BatchTarget {
 
   UpsertResult upsert(const std::vector<Number>& numbers) {
     UpsertResult r;
-    for (const Number& n : numbers) {
-      const std::int64_t npa =
-          std::stoll(n.area_code.empty() ? n.caller_id.substr(0, 3) : n.area_code);
-      const std::string campaigns = join_campaigns(n.campaigns);
-      std::int64_t id = id_by_caller_id(n.caller_id);
-      SQLite::Statement& q = id == 0 ? insert_number_ : update_number_;
+    for (const Number& given : numbers) {
+      Row next;
+      next.number = given;
+      if (next.number.area_code.empty()) next.number.area_code = given.caller_id.substr(0, 3);
+      next.npa = std::stoll(next.number.area_code);
+      const std::string campaigns = join_campaigns(given.campaigns);
+      std::optional<Row> old = find(given.caller_id);
+      if (old) {
+        next.id = old->id;
+        next.last_used = old->last_used;
+        next.hour_start = old->hour_start;
+        next.hour_count = old->hour_count;
+        next.day_start = old->day_start;
+        next.day_count = old->day_count;
+        next.live_leases = old->live_leases;
+      }
+      next.pick_state = next.state(hour_, day_, next.live_leases);
       {
-        Use u(q);
-        u->bind(1, n.caller_id);
-        u->bind(2, n.area_code.empty() ? n.caller_id.substr(0, 3) : n.area_code);
-        u->bind(3, npa);
-        u->bind(4, n.carrier);
+        Use u(old ? update_number_ : insert_number_);
+        if (old) {
+          u->bind(1, old->id);
+        } else {
+          u->bind(1, given.caller_id);
+        }
+        u->bind(2, next.number.area_code);
+        u->bind(3, next.npa);
+        u->bind(4, given.carrier);
         u->bind(5, campaigns);
-        u->bind(6, n.hourly_limit.value_or(0));
-        u->bind(7, n.daily_limit.value_or(0));
-        u->bind(8, n.max_concurrent);
-        u->bind(9, n.active ? 1 : 0);
-        u->bind(10, n.meta_json);
-        if (id == 0) {
+        u->bind(6, given.hourly_limit.value_or(0));
+        u->bind(7, given.daily_limit.value_or(0));
+        u->bind(8, given.max_concurrent);
+        u->bind(9, given.active ? 1 : 0);
+        u->bind(10, given.meta_json);
+        if (old) {
+          u->bind(11, next.pick_state);
+        } else {
           u->bind(11, hour_);
           u->bind(12, day_);
+          u->bind(13, next.pick_state);
         }
         u->exec();
       }
-      std::int64_t last_used = 0;
-      int state;
-      if (id == 0) {
-        id = db_->getLastInsertRowid();
-        ++r.inserted;
-        Row fresh;
-        fresh.number = n;
-        state = fresh.state(hour_, day_, 0);
-      } else {
+      if (old) {
         ++r.updated;
-        Row row = load(id);
-        last_used = row.last_used;
-        state = row.state(hour_, day_, lease_count(id));
-        Use d(delete_pool_);
-        d->bind(1, id);
-        d->exec();
+        file_pick(*old, pick_delete_);
+      } else {
+        ++r.inserted;
+        next.id = db_->getLastInsertRowid();
       }
-      const std::size_t rows = n.campaigns.empty() ? 1 : n.campaigns.size();
-      for (std::size_t i = 0; i < rows; ++i) {
-        Use p(insert_pool_);
-        p->bind(1, id);
-        p->bind(2, n.campaigns.empty() ? std::string(kEveryCampaign) : n.campaigns[i]);
-        p->bind(3, npa);
-        p->bind(4, state);
-        p->bind(5, last_used);
-        p->bind(6, n.caller_id);
-        p->exec();
-      }
+      file_pick(next, pick_insert_);
     }
     return r;
   }
 
   bool set_active(const std::string& caller_id, bool active) {
-    const std::int64_t id = id_by_caller_id(caller_id);
-    if (id == 0) return false;
+    std::optional<Row> row = find(caller_id);
+    if (!row) return false;
+    const int old_state = row->pick_state;
+    row->number.active = active;
+    row->pick_state = row->state(hour_, day_, row->live_leases);
     Use q(set_active_);
-    q->bind(1, id);
+    q->bind(1, row->id);
     q->bind(2, active ? 1 : 0);
+    q->bind(3, row->pick_state);
     q->exec();
-    refresh(id);
+    move_pick(*row, old_state, row->last_used, row->pick_state, row->last_used);
     return true;
   }
 
   bool remove(const std::string& caller_id) {
-    const std::int64_t id = id_by_caller_id(caller_id);
-    if (id == 0) return false;
-    for (SQLite::Statement* s : {&delete_leases_of_, &delete_pool_, &delete_number_}) {
+    std::optional<Row> row = find(caller_id);
+    if (!row) return false;
+    file_pick(*row, pick_delete_);
+    for (SQLite::Statement* s : {&delete_leases_of_, &delete_number_}) {
       Use q(*s);
-      q->bind(1, id);
+      q->bind(1, row->id);
       q->exec();
     }
     return true;
@@ -490,37 +548,92 @@ class Writer final : public BatchTarget {
     return scope_min_state == kCapped ? DenialReason::kAllLimited : DenialReason::kAllReserved;
   }
 
+  Error missing_number(std::int64_t id) const {
+    return Error(ErrorCode::kInternal, "sqlite: pick row points at missing number " +
+                                           std::to_string(id) + " in " + opts_.path);
+  }
+
   Row load(std::int64_t id) {
     Use q(row_);
     q->bind(1, id);
-    if (!q->executeStep()) {
-      throw Error(ErrorCode::kInternal, "sqlite: pool row points at missing number " +
-                                            std::to_string(id) + " in " + opts_.path);
-    }
+    if (!q->executeStep()) throw missing_number(id);
     return read_row(*q);
   }
 
-  std::int64_t id_by_caller_id(const std::string& caller_id) {
-    Use q(id_by_cid_);
+  std::optional<Row> find(const std::string& caller_id) {
+    Use q(row_by_cid_);
     q->bind(1, caller_id);
-    return q->executeStep() ? q->getColumn(0).getInt64() : 0;
+    if (!q->executeStep()) return std::nullopt;
+    return read_row(*q);
   }
 
-  std::int64_t lease_count(std::int64_t id) {
-    Use q(lease_count_);
-    q->bind(1, id);
+  // Inserts (pick_insert_) or deletes (pick_delete_) the pick rows of `row` as filed now.
+  void file_pick(const Row& row, SQLite::Statement& stmt) {
+    for (const std::string& c : pick_campaigns(row.number)) {
+      Use q(stmt);
+      q->bind(1, c);
+      q->bind(2, row.npa);
+      q->bind(3, row.pick_state);
+      q->bind(4, row.last_used);
+      q->bind(5, row.number.caller_id);
+      if (&stmt == &pick_insert_) q->bind(6, row.id);
+      q->exec();
+    }
+  }
+
+  // Re-files the pick rows of `row` from (old_state, old_last_used) to (state, last_used).
+  void move_pick(const Row& row, int old_state, std::int64_t old_last_used, int state,
+                 std::int64_t last_used) {
+    if (old_state == state && old_last_used == last_used) return;
+    for (const std::string& c : pick_campaigns(row.number)) {
+      Use q(pick_move_);
+      q->bind(1, c);
+      q->bind(2, row.npa);
+      q->bind(3, old_state);
+      q->bind(4, old_last_used);
+      q->bind(5, row.number.caller_id);
+      q->bind(6, state);
+      q->bind(7, last_used);
+      if (q->exec() != 1) {
+        throw Error(ErrorCode::kInternal, "sqlite: pick index out of step for " +
+                                              row.number.caller_id + " in " + opts_.path);
+      }
+    }
+  }
+
+  // Re-evaluates a number's pick state in the current windows (numbers.pick_state is the state
+  // its pick rows are filed under; live_leases counts lease rows not dropped yet, which errs
+  // towards "reserved", and every lease drops expired rows first).
+  void refresh(Row& row) {
+    const int state = row.state(hour_, day_, row.live_leases);
+    if (state == row.pick_state) return;
+    {
+      Use q(set_pick_state_);
+      q->bind(1, row.id);
+      q->bind(2, state);
+      q->exec();
+    }
+    move_pick(row, row.pick_state, row.last_used, state, row.last_used);
+    row.pick_state = state;
+  }
+
+  void adjust_leases(std::int64_t id, std::int64_t delta) {
+    Row row;
+    {
+      Use q(adjust_leases_);
+      q->bind(1, id);
+      q->bind(2, delta);
+      if (!q->executeStep()) throw missing_number(id);
+      row = read_row(*q);
+    }
+    refresh(row);
+  }
+
+  void read_min_expiry() {
+    Use q(min_expiry_q_);
     q->executeStep();
-    return q->getColumn(0).getInt64();
-  }
-
-  // Re-evaluates a number's pool state in the current windows. Lease rows that expired but are
-  // not dropped yet still count: that errs towards "reserved", and every lease drops them first.
-  void refresh(std::int64_t id) {
-    Row row = load(id);
-    Use q(pool_state_);
-    q->bind(1, id);
-    q->bind(2, row.state(hour_, day_, lease_count(id)));
-    q->exec();
+    min_expiry_ = q->getColumn(0).isNull() ? std::numeric_limits<std::int64_t>::max()
+                                           : q->getColumn(0).getInt64();
   }
 
   std::int64_t drop_expired(std::int64_t now) {
@@ -530,17 +643,18 @@ class Writer final : public BatchTarget {
       q->bind(1, now);
       while (q->executeStep()) numbers.push_back(q->getColumn(0).getInt64());
     }
-    if (numbers.empty()) return 0;
-    {
+    if (!numbers.empty()) {
       Use d(expired_del_);
       d->bind(1, now);
       d->exec();
     }
     std::sort(numbers.begin(), numbers.end());
-    for (auto it = numbers.begin(); it != numbers.end();
-         it = std::upper_bound(it, numbers.end(), *it)) {
-      refresh(*it);
+    for (auto it = numbers.begin(); it != numbers.end();) {
+      auto next = std::upper_bound(it, numbers.end(), *it);
+      adjust_leases(*it, -(next - it));
+      it = next;
     }
+    read_min_expiry();
     return static_cast<std::int64_t>(numbers.size());
   }
 
@@ -564,20 +678,26 @@ class Writer final : public BatchTarget {
       q->bind(2, day_);
       while (q->executeStep()) ids.push_back(q->getColumn(0).getInt64());
     }
-    for (std::int64_t id : ids) refresh(id);
+    for (std::int64_t id : ids) {
+      Row row = load(id);
+      refresh(row);
+    }
   }
 
   Options opts_;
   std::unique_ptr<SQLite::Database> db_;
   std::int64_t hour_ = 0, day_ = 0;  // the stored windows, as of this transaction
+  // A lower bound of the earliest lease expiry in the file, as of this transaction (the write
+  // lock keeps other processes out until COMMIT): a lease or release before it has nothing to
+  // drop, so the expiry probe is skipped.
+  std::int64_t min_expiry_ = std::numeric_limits<std::int64_t>::min();
   const std::string every_campaign_ = kEveryCampaign;
   SQLite::Statement begin_, commit_;
-  SQLite::Statement meta_get_, meta_set_, expired_, expired_del_, capped_old_;
-  SQLite::Statement row_, id_by_cid_, lease_count_, pool_state_;
-  SQLite::Statement pick_npa_, pick_any_, use_number_, use_pool_, insert_lease_;
+  SQLite::Statement meta_get_, meta_set_, min_expiry_q_, expired_, expired_del_, capped_old_;
+  SQLite::Statement row_, row_by_cid_, pick_npa_, pick_any_, use_number_, adjust_leases_;
+  SQLite::Statement set_pick_state_, pick_move_, pick_insert_, pick_delete_, insert_lease_;
   SQLite::Statement find_lease_, delete_lease_, delete_leases_of_, outcome_;
-  SQLite::Statement insert_number_, update_number_, set_active_, delete_pool_, insert_pool_;
-  SQLite::Statement delete_number_;
+  SQLite::Statement insert_number_, update_number_, set_active_, delete_number_;
 };
 
 // Reader connections, created on demand and reused; each is used by one thread at a time.

@@ -39,7 +39,7 @@ TEST_CASE("sqlite:///abs/path.db creates a WAL database with the current schema"
   CHECK(store->backend_name() == "sqlite");
   store->ping();
   SQLite::Database db(path);
-  CHECK(query_int(db, "PRAGMA user_version") == 1);
+  CHECK(query_int(db, "PRAGMA user_version") == 2);
   CHECK(query_int(db, "PRAGMA application_id") == 0x43494452);
   CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
 }
@@ -140,4 +140,106 @@ TEST_CASE("a reopened store has its numbers, counters and leases", "[open]") {
   auto leases = store->list_leases(now, 10);
   REQUIRE(leases.size() == 1);
   CHECK(leases[0].id == lease_id);
+}
+
+TEST_CASE("a schema 1 file is migrated with its numbers, counters and leases", "[open]") {
+  const std::string path = fresh_dir() + "/v1.db";
+  const std::int64_t hour = 1000 * 3600, day = hour - hour % 86400;
+  const auto now = std::chrono::system_clock::from_time_t(hour + 60);
+  {
+    // The schema 1 tables as released (sqlite_db.cpp, migration 0 -> 1), with two numbers: one
+    // leased once (reserved, max_concurrent 1), one free serving campaign "sales" only.
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec("PRAGMA journal_mode=WAL");
+    db.exec(R"sql(
+CREATE TABLE numbers (id INTEGER PRIMARY KEY, caller_id TEXT NOT NULL UNIQUE,
+  area_code TEXT NOT NULL, npa INTEGER NOT NULL, carrier TEXT NOT NULL DEFAULT '',
+  campaigns TEXT NOT NULL DEFAULT '', hourly_limit INTEGER NOT NULL DEFAULT 0,
+  daily_limit INTEGER NOT NULL DEFAULT 0, max_concurrent INTEGER NOT NULL DEFAULT 1,
+  active INTEGER NOT NULL DEFAULT 1, meta_json TEXT NOT NULL DEFAULT '{}',
+  last_used INTEGER NOT NULL DEFAULT 0, total_uses INTEGER NOT NULL DEFAULT 0,
+  hour_start INTEGER NOT NULL DEFAULT 0, hour_count INTEGER NOT NULL DEFAULT 0,
+  day_start INTEGER NOT NULL DEFAULT 0, day_count INTEGER NOT NULL DEFAULT 0,
+  last_disposition TEXT NOT NULL DEFAULT '', last_duration_s INTEGER NOT NULL DEFAULT -1);
+CREATE INDEX numbers_hour_capped ON numbers (hour_start)
+  WHERE hourly_limit > 0 AND hour_count >= hourly_limit;
+CREATE INDEX numbers_day_capped ON numbers (day_start)
+  WHERE daily_limit > 0 AND day_count >= daily_limit;
+CREATE INDEX numbers_npa ON numbers (npa);
+CREATE TABLE pool (id INTEGER PRIMARY KEY, number_id INTEGER NOT NULL, campaign TEXT NOT NULL,
+  npa INTEGER NOT NULL, state INTEGER NOT NULL, last_used INTEGER NOT NULL,
+  caller_id TEXT NOT NULL);
+CREATE INDEX pool_pick ON pool (campaign, npa, state, last_used, caller_id, number_id);
+CREATE INDEX pool_pick_any ON pool (campaign, state, last_used, caller_id, number_id);
+CREATE INDEX pool_number ON pool (number_id);
+CREATE TABLE leases (id TEXT PRIMARY KEY, number_id INTEGER NOT NULL, campaign TEXT NOT NULL,
+  agent TEXT NOT NULL, destination TEXT NOT NULL, leased_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL, tier TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX leases_expiry ON leases (expires_at);
+CREATE INDEX leases_number ON leases (number_id, expires_at);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+)sql");
+    const std::string h = std::to_string(hour), d = std::to_string(day);
+    const std::string leased_at = std::to_string((hour + 10) * 1000);
+    const std::string expires = std::to_string((hour + 600) * 1000);
+    db.exec("INSERT INTO meta VALUES ('hour_start', " + h + "), ('day_start', " + d + ")");
+    db.exec(
+        "INSERT INTO numbers (id, caller_id, area_code, npa, last_used, total_uses,"
+        " hour_start, hour_count, day_start, day_count) VALUES"
+        " (1, '2125550101', '212', 212, " +
+        leased_at + ", 1, " + h + ", 1, " + d + ", 1)");
+    db.exec(
+        "INSERT INTO numbers (id, caller_id, area_code, npa, campaigns) VALUES"
+        " (2, '2125550102', '212', 212, 'sales')");
+    db.exec(
+        "INSERT INTO pool (number_id, campaign, npa, state, last_used, caller_id) VALUES"
+        " (1, '', 212, 1, " +
+        leased_at +
+        ", '2125550101'),"
+        " (2, 'sales', 212, 0, 0, '2125550102')");
+    db.exec("INSERT INTO leases VALUES ('" + std::string(32, 'a') +
+            "', 1, 'sales', '',"
+            " '2125550199', " +
+            leased_at + ", " + expires + ", 'any')");
+    db.exec("PRAGMA user_version=1");
+    db.exec("PRAGMA application_id=" + std::to_string(0x43494452));
+  }
+  auto store = open_store("sqlite://" + path);
+  {
+    SQLite::Database db(path);
+    CHECK(query_int(db, "PRAGMA user_version") == 2);
+    CHECK(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'pool'") == 0);
+    CHECK(query_int(db, "SELECT count(*) FROM pick") == 2);
+    CHECK(query_int(db, "SELECT live_leases FROM numbers WHERE id = 1") == 1);
+    CHECK(query_int(db, "SELECT pick_state FROM numbers WHERE id = 1") == 1);
+  }
+  const Ladder ladder = {LadderStep{Tier::kAny, {}}};
+  const Windows w{now, hour, day};
+  auto lease = [&] {
+    LeaseRequest req;
+    req.lease_id = make_lease_id();
+    req.campaign = "sales";
+    req.destination = "2125550199";
+    req.ladder = &ladder;
+    req.windows = w;
+    return store->lease(req);
+  };
+  // The migrated lease still holds 2125550101: the free number comes next, then none.
+  LeaseResult r = lease();
+  REQUIRE(r);
+  CHECK(r.lease->number.caller_id == "2125550102");
+  LeaseResult denied = lease();
+  REQUIRE_FALSE(denied);
+  CHECK(denied.denial == DenialReason::kAllReserved);
+  ReleaseRequest rel;
+  rel.lease_id = std::string(32, 'a');
+  rel.now = now;
+  CHECK(store->release(rel) == 1);
+  LeaseResult again = lease();
+  REQUIRE(again);
+  CHECK(again.lease->number.caller_id == "2125550101");
+  auto st = store->get_number("2125550101", w);
+  REQUIRE(st);
+  CHECK(st->total_uses == 2);
+  CHECK(st->hour_count == 2);
 }

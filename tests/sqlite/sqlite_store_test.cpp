@@ -106,7 +106,7 @@ TEST_CASE("a failing upsert batch writes nothing", "[store]") {
   SQLite::Database raw(db.path);
   CHECK(query_int(raw, "SELECT count(*) FROM numbers") == 1);
   CHECK(query_int(raw, "SELECT hourly_limit FROM numbers") == 7);
-  CHECK(query_int(raw, "SELECT count(*) FROM pool") == 1);
+  CHECK(query_int(raw, "SELECT count(*) FROM pick") == 1);
   // The store keeps working after the failed batch.
   CHECK(db.lease(db.at(60)));
 }
@@ -168,16 +168,19 @@ TEST_CASE("a lease is served by index probes, never a scan of the pool", "[store
   raw.exec("ANALYZE");
   // The statements the writer runs per lease, with their parameters (see sqlite_store.cpp).
   const char* statements[] = {
-      "SELECT state, last_used, caller_id, number_id FROM pool WHERE campaign = ?1 AND npa = ?2"
+      "SELECT state, last_used, caller_id, number_id FROM pick WHERE campaign = ?1 AND npa = ?2"
       " ORDER BY state, last_used, caller_id LIMIT 1",
-      "SELECT state, last_used, caller_id, number_id FROM pool WHERE campaign = ?1"
+      "SELECT state, last_used, caller_id, number_id FROM pick WHERE campaign = ?1"
       " ORDER BY state, last_used, caller_id LIMIT 1",
+      "SELECT min(expires_at) FROM leases",
       "SELECT number_id FROM leases WHERE expires_at <= ?1",
       "SELECT id FROM numbers WHERE hourly_limit > 0 AND hour_count >= hourly_limit"
       " AND hour_start < ?1 UNION SELECT id FROM numbers WHERE daily_limit > 0"
       " AND day_count >= daily_limit AND day_start < ?2",
-      "SELECT count(*) FROM leases WHERE number_id = ?1",
-      "UPDATE pool SET state = ?2, last_used = ?3 WHERE number_id = ?1",
+      "UPDATE numbers SET live_leases = live_leases + 1 WHERE id = ?1",
+      "UPDATE pick SET state = ?6, last_used = ?7 WHERE campaign = ?1 AND npa = ?2"
+      " AND state = ?3 AND last_used = ?4 AND caller_id = ?5",
+      "SELECT number_id FROM leases WHERE id = ?1",
   };
   for (const char* sql : statements) {
     SQLite::Statement plan(raw, std::string("EXPLAIN QUERY PLAN ") + sql);
