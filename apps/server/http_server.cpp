@@ -133,7 +133,8 @@ class Session : public std::enable_shared_from_this<Session> {
     state_ = State::kReading;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(srv_.opt.header_limit));
-    parser_->body_limit(kDefaultBodyLimit);
+    // The route's own limit is applied once the headers say which route it is (on_header).
+    parser_->body_limit(srv_.router.max_body_limit());
     if (buffer_.size() > 0) return read_header();  // a pipelined request is already here
     // Idle keep-alive: wait for the first byte under the idle timeout, then the header timeout
     // bounds the rest, so a client trickling bytes cannot hold the connection for long.

@@ -21,8 +21,16 @@ std::string route_label(std::string_view method, std::string_view pattern) {
   return "method=\"" + std::string(method) + "\",route=\"" + std::string(pattern) + "\"";
 }
 
-Metrics::Metrics(std::vector<std::string> route_labels)
-    : labels_(std::move(route_labels)), requests_(std::make_unique<Row[]>(labels_.size() + 1)) {
+std::vector<std::string> route_labels(const Router& router) {
+  std::vector<std::string> labels;
+  for (const auto& r : router.routes()) {
+    labels.push_back(route_label(std::string(http::to_string(r.method)), r.pattern));
+  }
+  return labels;
+}
+
+Metrics::Metrics(std::vector<std::string> labels)
+    : labels_(std::move(labels)), requests_(std::make_unique<Row[]>(labels_.size() + 1)) {
   labels_.push_back(route_label("", "other"));
 }
 

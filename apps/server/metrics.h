@@ -16,17 +16,20 @@
 #include <vector>
 
 #include "cidrot/types.h"
+#include "router.h"
 
 namespace cidrot::server {
 
 // The label set of one route: method="GET",route="/next-cid".
 std::string route_label(std::string_view method, std::string_view pattern);
+// route_label() of every route of `router`, in table order (what Metrics' constructor takes).
+std::vector<std::string> route_labels(const Router& router);
 
 class Metrics {
  public:
   // One label set per route (route_label()), in Router::routes() order; requests that matched no
   // route are counted as route="other".
-  explicit Metrics(std::vector<std::string> route_labels);
+  explicit Metrics(std::vector<std::string> labels);
 
   // route_index -1 = no route matched.
   void count_request(int route_index, unsigned status) noexcept;

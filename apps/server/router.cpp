@@ -4,6 +4,7 @@
 
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
+#include <algorithm>
 #include <exception>
 
 #include "cidrot/error.h"
@@ -149,6 +150,12 @@ std::size_t Router::body_limit_for(const Request& headers) const {
   const Route& r = routes_[static_cast<std::size_t>(m.index)];
   if (r.access == Access::kAdmin && !is_admin(headers)) return kDefaultBodyLimit;
   return r.body_limit;
+}
+
+std::size_t Router::max_body_limit() const {
+  std::size_t limit = kDefaultBodyLimit;
+  for (const auto& r : routes_) limit = std::max(limit, r.body_limit);
+  return limit;
 }
 
 void Router::prepare(Exchange& ex) const {

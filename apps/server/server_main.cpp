@@ -154,11 +154,7 @@ int server_main(int argc, char** argv) {
   router.set_admin_token(cfg.admin_token);
   Api api(*rotator, ApiOptions{cfg.rate_limit_per_agent});
   api.register_routes(router);
-  std::vector<std::string> labels;
-  for (const auto& r : router.routes()) {
-    labels.push_back(route_label(std::string(http::to_string(r.method)), r.pattern));
-  }
-  Metrics metrics(std::move(labels));
+  Metrics metrics(route_labels(router));
   api.set_metrics(&metrics);
   router.on_internal_error = [&log](const Exchange& ex, const std::string& what) {
     log.log(LogLevel::kError, std::string(ex.req.method_string()) + " " +

@@ -38,6 +38,7 @@ if [[ -z "$SERVER" ]]; then
   ninja -C "$BUILD" cidrot-server >/dev/null
   SERVER=$BUILD/apps/server/cidrot-server
 fi
+SERVER=$(realpath "$SERVER")
 
 NGINX_PID="" SERVER_PID=""
 cleanup() {

@@ -460,6 +460,22 @@ class ProtocolTest(unittest.TestCase):
         self.assertEqual(json.loads(final[0][2])["inserted"] + json.loads(final[0][2])["updated"],
                          2)
 
+    def test_import_larger_than_the_default_body_limit(self):
+        npas = [702, 703, 704, 706, 707, 708, 712, 713, 714, 715, 716, 717, 718, 719, 720, 724,
+                725, 727, 731, 732, 734, 737, 740, 747, 754, 757, 760, 762, 763, 765, 769, 770,
+                772, 773, 774, 775, 779, 781, 785, 786]
+        numbers = [f"{npa}55501{i:02d}" for npa in npas for i in range(100)]
+        body = csv_numbers(numbers, campaigns="bulk")
+        self.assertGreater(len(body), 200 * 1024)
+        status, result = MAIN.json("POST", "/api/numbers/import", body, admin=True,
+                                   headers={"Content-Type": "text/csv"})
+        self.assertEqual(status, 200, result)
+        self.assertEqual(result["inserted"] + result["updated"], 4000)
+        # Without the token the same body is refused before it is read.
+        status, result = MAIN.json("POST", "/api/numbers/import", body,
+                                   headers={"Content-Type": "text/csv"})
+        self.assertEqual(status, 413)
+
     def test_text_format_and_seed_fields(self):
         import_numbers(MAIN, ["6175550100"], campaigns="textfmt")
         status, h, body = MAIN.request(

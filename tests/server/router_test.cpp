@@ -28,11 +28,7 @@ struct Fixture {
       : rot(open_store("memory://")), api(rot, ApiOptions{rate_limit}) {
     router.set_admin_token(std::move(token));
     api.register_routes(router);
-    std::vector<std::string> labels;
-    for (const auto& r : router.routes()) {
-      labels.push_back(route_label(std::string(http::to_string(r.method)), r.pattern));
-    }
-    metrics = std::make_unique<Metrics>(labels);
+    metrics = std::make_unique<Metrics>(route_labels(router));
     api.set_metrics(metrics.get());
   }
 
