@@ -7,6 +7,7 @@
 //   Under READ COMMITTED, a row locked with FOR UPDATE is re-checked against its newest version,
 //   but a subquery on another table would still read the old snapshot; keeping the concurrency
 //   state in the row is what makes "below max_concurrent" exact under concurrent leases.
+//   lease_until is kept sorted, so width_bucket() counts its live entries.
 // - Because lease_until is compared with the request's time, an expired lease frees its slot at
 //   once, whether or not its leases row was deleted yet; deleting expired rows is housekeeping.
 // - The lease is one plpgsql function call: one round trip and one transaction, with its
