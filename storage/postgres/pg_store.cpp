@@ -749,6 +749,9 @@ class PostgresStore final : public Store {
         return;
       }
       for (Pending* q : batch) q->error = std::current_exception();
+    } catch (...) {
+      // Anything else (out of memory) must still reach every waiting caller.
+      for (Pending* q : batch) q->error = std::current_exception();
     }
   }
 
