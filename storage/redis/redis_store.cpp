@@ -39,29 +39,9 @@ using redis::Reply;
 constexpr std::int64_t kLayoutVersion = 1;
 constexpr std::size_t kChunk = 512;
 
-// The order op_get returns and list/stats read (script.lua: ALL).
-constexpr const char* kAllFields[] = {"npa", "car", "camps", "hl", "dl", "mc", "act",  "meta", "lu",
-                                      "tu",  "hw",  "hc",    "dw", "dc", "al", "disp", "dur"};
-enum Field {
-  kNpa,
-  kCar,
-  kCamps,
-  kHl,
-  kDl,
-  kMc,
-  kAct,
-  kMeta,
-  kLu,
-  kTu,
-  kHw,
-  kHc,
-  kDw,
-  kDc,
-  kAl,
-  kDisp,
-  kDur,
-  kFieldCount
-};
+// The fields op_get returns and list/stats read, in this order (script.lua documents them).
+constexpr const char* kAllFields[] = {"npa", "cfg", "u", "ls", "o"};
+enum Field { kNpa, kCfg, kUsage, kLeases, kOutcome, kFieldCount };
 
 std::string str(const redisReply* r) {
   if (r == nullptr || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS)) return {};
@@ -94,31 +74,63 @@ std::vector<std::string> split_campaigns(const std::string& joined) {
   return out;
 }
 
-// Fills the configuration part of a Number from CONFIG-ordered replies (script.lua:
-// npa car camps hl dl mc act meta).
-void fill_config(Number* n, redisReply* const* e) {
-  n->area_code = str(e[0]);
-  n->carrier = str(e[1]);
-  n->campaigns = split_campaigns(str(e[2]));
-  n->hourly_limit = num(e[3]);
-  n->daily_limit = num(e[4]);
-  n->max_concurrent = static_cast<std::int32_t>(num(e[5], 1));
-  n->active = str(e[6]) == "1";
-  n->meta_json = str(e[7]);
+// Reads up to n space-separated integers from `text` starting at *pos.
+void read_ints(const std::string& text, std::size_t* pos, std::int64_t* out, int n) {
+  for (int i = 0; i < n; ++i) {
+    while (*pos < text.size() && text[*pos] == ' ') ++*pos;
+    const char* b = text.data() + *pos;
+    auto [p, ec] = std::from_chars(b, text.data() + text.size(), out[i]);
+    if (ec != std::errc()) throw Error(ErrorCode::kCorrupt, "redis: malformed number record");
+    *pos = static_cast<std::size_t>(p - text.data());
+  }
 }
 
-// A NumberState from the ALL-ordered fields of one number, with counts as of `w`.
+// Fills a Number's configuration from its npa and cfg fields (script.lua: "<act> <mc> <hl> <dl>
+// <#carrier> <#camps>\n" carrier camps meta).
+void fill_config(Number* n, const redisReply* npa, const redisReply* cfg) {
+  const std::string c = str(cfg);
+  std::size_t pos = 0;
+  std::int64_t h[6] = {};
+  read_ints(c, &pos, h, 6);
+  if (pos >= c.size() || c[pos] != '\n' || h[4] < 0 || h[5] < 0 ||
+      pos + 1 + static_cast<std::size_t>(h[4] + h[5]) > c.size()) {
+    throw Error(ErrorCode::kCorrupt, "redis: malformed number record");
+  }
+  ++pos;
+  n->area_code = str(npa);
+  n->active = h[0] == 1;
+  n->max_concurrent = static_cast<std::int32_t>(h[1]);
+  n->hourly_limit = h[2];
+  n->daily_limit = h[3];
+  n->carrier = c.substr(pos, static_cast<std::size_t>(h[4]));
+  pos += static_cast<std::size_t>(h[4]);
+  n->campaigns = split_campaigns(c.substr(pos, static_cast<std::size_t>(h[5])));
+  pos += static_cast<std::size_t>(h[5]);
+  n->meta_json = c.substr(pos);
+}
+
+// A NumberState from the kAllFields of one number, with counts as of `w`.
 NumberState state_from(const std::string& cid, redisReply* const* e, const Windows& w) {
   NumberState st;
   st.number.caller_id = cid;
-  fill_config(&st.number, e);
-  st.last_used = from_unix_ms(num(e[kLu]));
-  st.total_uses = num(e[kTu]);
-  st.hour_count = num(e[kHw]) == w.hour_start ? num(e[kHc]) : 0;
-  st.day_count = num(e[kDw]) == w.day_start ? num(e[kDc]) : 0;
-  st.active_leases = static_cast<std::int32_t>(num(e[kAl]));
-  st.last_disposition = str(e[kDisp]);
-  st.last_duration_s = num(e[kDur], -1);
+  fill_config(&st.number, e[kNpa], e[kCfg]);
+  // u: last_used hw hc dw dc active_leases total_uses
+  const std::string u = str(e[kUsage]);
+  std::size_t pos = 0;
+  std::int64_t f[7] = {};
+  read_ints(u, &pos, f, 7);
+  st.last_used = from_unix_ms(f[0]);
+  st.hour_count = f[1] == w.hour_start ? f[2] : 0;
+  st.day_count = f[3] == w.day_start ? f[4] : 0;
+  st.active_leases = static_cast<std::int32_t>(f[5]);
+  st.total_uses = f[6];
+  // o: duration_s disposition
+  const std::string o = str(e[kOutcome]);
+  const auto space = o.find(' ');
+  if (space != std::string::npos) {
+    std::from_chars(o.data(), o.data() + space, st.last_duration_s);
+    st.last_disposition = o.substr(space + 1);
+  }
   return st;
 }
 
@@ -173,6 +185,11 @@ class RedisStore final : public Store {
                       "campaigns: '" + c.substr(0, 64) + "' is not a campaign name", "campaigns");
         }
         camps += (camps.empty() ? "" : ",") + c;
+      }
+      if (n.hourly_limit.value_or(0) < 0 || n.daily_limit.value_or(0) < 0 || n.max_concurrent < 0) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "number " + n.caller_id.substr(0, 16) + ": limits must not be negative",
+                    n.max_concurrent < 0 ? "max_concurrent" : "hourly_limit");
       }
       a.add(n.caller_id).add(npa_text(n)).add(n.carrier).add(camps);
       a.add(n.hourly_limit.value_or(0)).add(n.daily_limit.value_or(0));
@@ -270,7 +287,7 @@ class RedisStore final : public Store {
       Args a = script("lease");
       a.add(now_ms).add(req.windows.hour_start).add(req.windows.day_start);
       a.add(req.lease_id).add(req.campaign).add(req.agent).add(req.destination);
-      a.add(static_cast<std::int64_t>(req.ttl.count())).add(retry ? "1" : "0");
+      a.add(now_ms + static_cast<std::int64_t>(req.ttl.count())).add(retry ? "1" : "0");
       a.add(static_cast<std::int64_t>(req.ladder->size()));
       for (const LadderStep& step : *req.ladder) {
         a.add(static_cast<std::int64_t>(step.tier));
@@ -326,13 +343,13 @@ class RedisStore final : public Store {
       }
       return result;
     }
-    expect_array(r.get(), 12, "lease");
+    expect_array(r.get(), 6, "lease");
     Lease l;
     l.id = req.lease_id;
     l.number.caller_id = str(r->element[1]);
     l.tier = static_cast<Tier>(num(r->element[2]));
     l.expires_at = from_unix_ms(num(r->element[3]));
-    fill_config(&l.number, r->element + 4);
+    fill_config(&l.number, r->element[4], r->element[5]);
     l.campaign = req.campaign;
     l.agent = req.agent;
     l.destination = req.destination;
@@ -365,7 +382,7 @@ class RedisStore final : public Store {
     expect_array(r.get(), 0, "leases");
     for (std::size_t i = 0; i < r->elements; ++i) {
       const redisReply* e = r->element[i];
-      expect_array(e, 10, "leases");
+      expect_array(e, 4, "leases");
       // record: cid \n campaign \n leased_at \n expires \n tier \n destination \n agent
       const std::string rec = str(e->element[1]);
       std::vector<std::string> f;
@@ -380,7 +397,7 @@ class RedisStore final : public Store {
       Lease l;
       l.id = str(e->element[0]);
       l.number.caller_id = f[0];
-      fill_config(&l.number, e->element + 2);
+      fill_config(&l.number, e->element[2], e->element[3]);
       l.campaign = f[1];
       l.leased_at = from_unix_ms(std::atoll(f[2].c_str()));
       l.expires_at = from_unix_ms(std::atoll(f[3].c_str()));

@@ -6,10 +6,18 @@
 -- store lives in one Redis Cluster slot), ARGV[1] the operation.
 --
 -- Keys under the base B:
---   meta          hash   v (layout version), wh/wd (newest hour/day window seen), and the counts
+--   meta          hash   v (layout version), wh/wd (newest hour/day window seen), xm (a lower
+--                        bound of the earliest lease expiry, absent = no leases), and the counts
 --                        A:<pool>[:<npa>] active numbers, C:<pool>[:<npa>] of those capped
 --   ids           zset   every caller_id, score 0 (lexicographic = numeric order)
---   n:<cid>       hash   a number: config + usage (see F below); ls = its lease ids, comma-joined
+--   n:<cid>       hash   a number:
+--                          npa  its area code
+--                          cfg  "<act> <mc> <hl> <dl> <#carrier> <#camps>\n" carrier camps meta
+--                               (camps comma-joined, "" = serves every campaign)
+--                          u    "<last_used> <hw> <hc> <dw> <dc> <active_leases> <total_uses>"
+--                               (hc counts in hour window hw, dc in day window dw)
+--                          ls   its lease ids, comma-joined
+--                          o    "<duration_s> <disposition>" of the last release with an outcome
 --   a:<pool>      zset   AVAILABLE numbers of a pool, score last_used ms; pool "*" = numbers that
 --   a:<pool>:<npa>       serve every campaign. Available = active, below max_concurrent, not capped
 --                        in the current windows. Ties on score order by member = lowest caller_id.
@@ -19,222 +27,270 @@
 --                        '' (with a TTL) = an abandoned id that must never lease
 -- Windows only move forward (as in the memory store): a request carrying an older window counts in
 -- the newest one seen, so servers a hair apart around a boundary never reset each other's counts.
+--
+-- Cost matters here (Lua dominates a lease): lease and release-by-id run straight-line code for the
+-- common case, comparing numbers as strings where they can; the general helpers (G) are built only
+-- when a call needs them (caps, several pools, expiries, window rollover, admin operations).
 
 local B = KEYS[1]
 local call = redis.call
-local tonumber, tostring = tonumber, tostring
 local OP = ARGV[1]
+local META, EXP = B .. 'meta', B .. 'x'
 
-local META, IDS, CH, CD, EXP = B .. 'meta', B .. 'ids', B .. 'ch', B .. 'cd', B .. 'x'
--- Counts live in the meta hash, so the one read of the windows also says which pools have numbers.
-local CNT = META
-
--- Positions in F are used below as v[1]..v[13]; a lease reads FL (F + what its reply needs).
-local F = {'npa', 'camps', 'act', 'mc', 'al', 'hl', 'hc', 'hw', 'dl', 'dc', 'dw', 'lu', 'ls'}
-local FL = {'npa', 'camps', 'act', 'mc', 'al', 'hl', 'hc', 'hw', 'dl', 'dc', 'dw', 'lu', 'ls', 'tu',
-            'car', 'meta'}
-
-local function nkey(cid) return B .. 'n:' .. cid end
-
-local function load(cid, fields)
-  local v = call('HMGET', nkey(cid), unpack(fields or F))
-  if not v[1] then return nil end
-  return v
+-- Parses cfg: act (bool), mc, hl, dl (numbers), carrier, camps, meta.
+local function parse_cfg(cfg)
+  local act, mc, hl, dl, lc, lk, p = string.match(cfg, '^(%d) (%d+) (%d+) (%d+) (%d+) (%d+)\n()')
+  lc, lk = tonumber(lc), tonumber(lk)
+  return act == '1', tonumber(mc), tonumber(hl), tonumber(dl), string.sub(cfg, p, p + lc - 1),
+         string.sub(cfg, p + lc, p + lc + lk - 1), string.sub(cfg, p + lc + lk)
 end
 
--- A number's lease ids without those in the set `gone`.
-local function without(ls, gone)
-  local t = {}
-  for x in string.gmatch(ls, '[^,]+') do if not gone[x] then t[#t + 1] = x end end
-  return table.concat(t, ',')
-end
+local UPAT = '^(%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+)$'
 
-local function pools_of(camps)
-  if camps == '' then return {'*'} end
-  local t = {}
-  for p in string.gmatch(camps, '[^,]+') do t[#t + 1] = p end
-  return t
-end
+-- a >= b for decimal strings without leading zeros, without converting them.
+local function ge(a, b) return #a > #b or (#a == #b and a >= b) end
 
--- The derived state of a number (hash values v) in windows (wh, wd).
-local function derive(v, wh, wd)
-  local hl, dl = tonumber(v[6]), tonumber(v[9])
-  local s = {npa = v[1], camps = v[2], act = v[3] == '1', lu = v[12]}
-  s.hcap = hl > 0 and tonumber(v[8]) == wh and tonumber(v[7]) >= hl
-  s.dcap = dl > 0 and tonumber(v[11]) == wd and tonumber(v[10]) >= dl
-  s.avail = s.act and tonumber(v[5]) < tonumber(v[4]) and not s.hcap and not s.dcap
-  return s
-end
+-- The general helpers, built on first use.
+local Gt
+local function G()
+  if Gt then return Gt end
+  local g = {}
+  local IDS, CH, CD = B .. 'ids', B .. 'ch', B .. 'cd'
+  local function nkey(cid) return B .. 'n:' .. cid end
 
-local function bump(field, d)
-  if call('HINCRBY', CNT, field, d) == 0 then call('HDEL', CNT, field) end
-end
-
--- Adds (add=true) or removes a number's derived state to/from the indexes and counters.
-local function index(cid, s, add)
-  local d = add and 1 or -1
-  local capped = s.hcap or s.dcap
-  for _, p in ipairs(pools_of(s.camps)) do
-    if s.act then
-      bump('A:' .. p, d)
-      bump('A:' .. p .. ':' .. s.npa, d)
-      if capped then
-        bump('C:' .. p, d)
-        bump('C:' .. p .. ':' .. s.npa, d)
-      end
-    end
-    if s.avail then
-      local k1, k2 = B .. 'a:' .. p, B .. 'a:' .. p .. ':' .. s.npa
-      if add then
-        call('ZADD', k1, s.lu, cid)
-        call('ZADD', k2, s.lu, cid)
-      else
-        call('ZREM', k1, cid)
-        call('ZREM', k2, cid)
-      end
-    end
-  end
-  if s.hcap then call(add and 'SADD' or 'SREM', CH, cid) end
-  if s.dcap then call(add and 'SADD' or 'SREM', CD, cid) end
-end
-
--- Moves a number from derived state s0 to s1 with the fewest commands.
-local function transition(cid, s0, s1)
-  if s0.npa ~= s1.npa or s0.camps ~= s1.camps or s0.act ~= s1.act then
-    index(cid, s0, false)
-    index(cid, s1, true)
-    return
-  end
-  local c0, c1 = s0.hcap or s0.dcap, s1.hcap or s1.dcap
-  for _, p in ipairs(pools_of(s1.camps)) do
-    if s1.act and c0 ~= c1 then
-      local d = c1 and 1 or -1
-      bump('C:' .. p, d)
-      bump('C:' .. p .. ':' .. s1.npa, d)
-    end
-    if s1.avail then
-      if not s0.avail or s0.lu ~= s1.lu then
-        call('ZADD', B .. 'a:' .. p, s1.lu, cid)
-        call('ZADD', B .. 'a:' .. p .. ':' .. s1.npa, s1.lu, cid)
-      end
-    elseif s0.avail then
-      call('ZREM', B .. 'a:' .. p, cid)
-      call('ZREM', B .. 'a:' .. p .. ':' .. s1.npa, cid)
-    end
-  end
-  if s0.hcap ~= s1.hcap then call(s1.hcap and 'SADD' or 'SREM', CH, cid) end
-  if s0.dcap ~= s1.dcap then call(s1.dcap and 'SADD' or 'SREM', CD, cid) end
-end
-
--- Current windows (nil before the first lease: nothing can be capped then).
-local WH, WD
-local function read_windows()
+  -- Current windows (strings; nil before the first lease: nothing can be capped then).
   local m = call('HMGET', META, 'wh', 'wd')
-  WH, WD = tonumber(m[1]), tonumber(m[2])
-end
+  g.wh, g.wd = m[1] or nil, m[2] or nil
 
--- Moves the windows forward to (h, d) if newer; numbers capped in a window that ended come back.
--- WH/WD must have been read.
-local function roll(h, d)
-  if WH == nil then
-    WH, WD = h, d
-    call('HSET', META, 'wh', ARGV[3], 'wd', ARGV[4])
-    return
+  -- A number's full state, or nil.
+  function g.load(cid)
+    local v = call('HMGET', nkey(cid), 'npa', 'cfg', 'u', 'ls')
+    if not v[1] then return nil end
+    local st = {npa = v[1], ls = v[4] or ''}
+    st.act, st.mc, st.hl, st.dl, st.car, st.camps, st.meta = parse_cfg(v[2])
+    local lu, hw, hc, dw, dc, al, tu = string.match(v[3], UPAT)
+    st.lu, st.hw, st.hc, st.dw, st.dc, st.al, st.tu =
+        lu, hw, tonumber(hc), dw, tonumber(dc), tonumber(al), tonumber(tu)
+    return st
   end
-  local nh, nd = math.max(WH, h), math.max(WD, d)
-  if nh == WH and nd == WD then return end
-  local affected = {}
-  if nh ~= WH then for _, c in ipairs(call('SMEMBERS', CH)) do affected[c] = true end end
-  if nd ~= WD then for _, c in ipairs(call('SMEMBERS', CD)) do affected[c] = true end end
-  local oh, od = WH, WD
-  WH, WD = nh, nd
-  call('HSET', META, 'wh', string.format('%d', nh), 'wd', string.format('%d', nd))
-  for c in pairs(affected) do
-    local v = load(c)
-    if v then transition(c, derive(v, oh, od), derive(v, WH, WD)) end
+
+  function g.u_of(st)
+    return st.lu .. ' ' .. st.hw .. ' ' .. st.hc .. ' ' .. st.dw .. ' ' .. st.dc .. ' ' .. st.al ..
+           ' ' .. st.tu
   end
-end
 
-local function cid_of(rec) return string.sub(rec, 1, string.find(rec, '\n', 1, true) - 1) end
+  function g.cfg_of(act, mc, hl, dl, car, camps, meta)
+    return (act and '1' or '0') .. ' ' .. mc .. ' ' .. hl .. ' ' .. dl .. ' ' .. #car .. ' ' ..
+           #camps .. '\n' .. car .. camps .. meta
+  end
 
--- Ends leases: ended[cid] = {set of lease ids} whose records exist. One update per number, so
--- ending k leases of one number costs O(k), not O(k^2).
-local function end_leases(ended)
-  local dels = {}
-  for cid, ids in pairs(ended) do
-    local n = 0
-    for id in pairs(ids) do
-      dels[#dels + 1] = B .. 'l:' .. id
-      call('ZREM', EXP, id)
-      n = n + 1
+  function g.pools_of(camps)
+    if camps == '' then return {'*'} end
+    local t = {}
+    for p in string.gmatch(camps, '[^,]+') do t[#t + 1] = p end
+    return t
+  end
+
+  -- The derived state of a number in windows (wh, wd).
+  function g.derive(st, wh, wd)
+    local s = {npa = st.npa, camps = st.camps, act = st.act, lu = st.lu}
+    s.hcap = st.hl > 0 and st.hw == wh and st.hc >= st.hl
+    s.dcap = st.dl > 0 and st.dw == wd and st.dc >= st.dl
+    s.avail = s.act and st.al < st.mc and not s.hcap and not s.dcap
+    return s
+  end
+
+  local function bump(field, d)
+    if call('HINCRBY', META, field, d) == 0 then call('HDEL', META, field) end
+  end
+
+  -- Adds (add=true) or removes a number's derived state to/from the indexes and counters.
+  function g.index(cid, s, add)
+    local d = add and 1 or -1
+    local capped = s.hcap or s.dcap
+    for _, p in ipairs(g.pools_of(s.camps)) do
+      if s.act then
+        bump('A:' .. p, d)
+        bump('A:' .. p .. ':' .. s.npa, d)
+        if capped then
+          bump('C:' .. p, d)
+          bump('C:' .. p .. ':' .. s.npa, d)
+        end
+      end
+      if s.avail then
+        local k1, k2 = B .. 'a:' .. p, B .. 'a:' .. p .. ':' .. s.npa
+        if add then
+          call('ZADD', k1, s.lu, cid)
+          call('ZADD', k2, s.lu, cid)
+        else
+          call('ZREM', k1, cid)
+          call('ZREM', k2, cid)
+        end
+      end
     end
-    local v = load(cid)
-    if v then
-      local s0 = derive(v, WH, WD)
-      v[5] = tostring(tonumber(v[5]) - n)
-      call('HSET', nkey(cid), 'al', v[5], 'ls', without(v[13] or '', ids))
-      transition(cid, s0, derive(v, WH, WD))
+    if s.hcap then call(add and 'SADD' or 'SREM', CH, cid) end
+    if s.dcap then call(add and 'SADD' or 'SREM', CD, cid) end
+  end
+
+  -- Moves a number from derived state s0 to s1 with the fewest commands.
+  function g.transition(cid, s0, s1)
+    if s0.npa ~= s1.npa or s0.camps ~= s1.camps or s0.act ~= s1.act then
+      g.index(cid, s0, false)
+      g.index(cid, s1, true)
+      return
+    end
+    local c0, c1 = s0.hcap or s0.dcap, s1.hcap or s1.dcap
+    for _, p in ipairs(g.pools_of(s1.camps)) do
+      if s1.act and c0 ~= c1 then
+        local d = c1 and 1 or -1
+        bump('C:' .. p, d)
+        bump('C:' .. p .. ':' .. s1.npa, d)
+      end
+      if s1.avail then
+        if not s0.avail or s0.lu ~= s1.lu then
+          call('ZADD', B .. 'a:' .. p, s1.lu, cid)
+          call('ZADD', B .. 'a:' .. p .. ':' .. s1.npa, s1.lu, cid)
+        end
+      elseif s0.avail then
+        call('ZREM', B .. 'a:' .. p, cid)
+        call('ZREM', B .. 'a:' .. p .. ':' .. s1.npa, cid)
+      end
+    end
+    if s0.hcap ~= s1.hcap then call(s1.hcap and 'SADD' or 'SREM', CH, cid) end
+    if s0.dcap ~= s1.dcap then call(s1.dcap and 'SADD' or 'SREM', CD, cid) end
+  end
+
+  -- Moves the windows forward to (h, d) if newer; numbers capped in a window that ended come back.
+  function g.roll(h, d)
+    if g.wh == nil then
+      g.wh, g.wd = h, d
+      call('HSET', META, 'wh', h, 'wd', d)
+      return
+    end
+    local nh = tonumber(h) > tonumber(g.wh) and h or g.wh
+    local nd = tonumber(d) > tonumber(g.wd) and d or g.wd
+    if nh == g.wh and nd == g.wd then return end
+    local affected = {}
+    if nh ~= g.wh then for _, c in ipairs(call('SMEMBERS', CH)) do affected[c] = true end end
+    if nd ~= g.wd then for _, c in ipairs(call('SMEMBERS', CD)) do affected[c] = true end end
+    local oh, od = g.wh, g.wd
+    g.wh, g.wd = nh, nd
+    call('HSET', META, 'wh', nh, 'wd', nd)
+    for c in pairs(affected) do
+      local st = g.load(c)
+      if st then g.transition(c, g.derive(st, oh, od), g.derive(st, nh, nd)) end
     end
   end
-  for i = 1, #dels, 1000 do call('DEL', unpack(dels, i, math.min(i + 999, #dels))) end
-end
 
-local function expire(now)
-  local ids = call('ZRANGEBYSCORE', EXP, '-inf', now)
-  if #ids == 0 then return 0 end
-  local ended, n = {}, 0
-  for _, id in ipairs(ids) do
-    local rec = call('GET', B .. 'l:' .. id)
-    if rec and rec ~= '' then
-      local cid = cid_of(rec)
-      ended[cid] = ended[cid] or {}
-      ended[cid][id] = true
-      n = n + 1
+  function g.cid_of(rec) return string.sub(rec, 1, string.find(rec, '\n', 1, true) - 1) end
+
+  -- Ends leases: ended[cid] = {set of lease ids} whose records exist. One update per number, so
+  -- ending k leases of one number costs O(k), not O(k^2). outcome[cid] = "o" value to record.
+  function g.end_leases(ended, outcome)
+    local dels = {}
+    for cid, ids in pairs(ended) do
+      local n = 0
+      for id in pairs(ids) do
+        dels[#dels + 1] = B .. 'l:' .. id
+        call('ZREM', EXP, id)
+        n = n + 1
+      end
+      local st = g.load(cid)
+      if st then
+        local s0 = g.derive(st, g.wh, g.wd)
+        st.al = st.al - n
+        local t = {}
+        for x in string.gmatch(st.ls, '[^,]+') do if not ids[x] then t[#t + 1] = x end end
+        if outcome and outcome[cid] then
+          call('HSET', nkey(cid), 'u', g.u_of(st), 'ls', table.concat(t, ','), 'o', outcome[cid])
+        else
+          call('HSET', nkey(cid), 'u', g.u_of(st), 'ls', table.concat(t, ','))
+        end
+        g.transition(cid, s0, g.derive(st, g.wh, g.wd))
+      end
+    end
+    for i = 1, #dels, 1000 do call('DEL', unpack(dels, i, math.min(i + 999, #dels))) end
+  end
+
+  -- Ends the leases whose ids are in `ids` (expired ones, read from x).
+  function g.expire_ids(ids)
+    local ended, n = {}, 0
+    for _, id in ipairs(ids) do
+      local rec = call('GET', B .. 'l:' .. id)
+      if rec and rec ~= '' then
+        local cid = g.cid_of(rec)
+        ended[cid] = ended[cid] or {}
+        ended[cid][id] = true
+        n = n + 1
+      else
+        call('ZREM', EXP, id)
+      end
+    end
+    g.end_leases(ended)
+    return n
+  end
+
+  -- After expiring: xm = the earliest remaining expiry.
+  function g.refresh_xm()
+    local head = call('ZRANGE', EXP, '0', '0', 'WITHSCORES')
+    if head[1] then
+      call('HSET', META, 'xm', string.format('%d', tonumber(head[2])))
     else
-      call('ZREM', EXP, id)
+      call('HDEL', META, 'xm')
     end
   end
-  end_leases(ended)
-  return n
+
+  function g.expire(now)
+    local n = g.expire_ids(call('ZRANGEBYSCORE', EXP, '-inf', now))
+    if n > 0 then g.refresh_xm() end
+    return n
+  end
+
+  g.nkey, g.IDS = nkey, IDS
+  Gt = g
+  return g
 end
 
-local CONFIG = {'npa', 'car', 'camps', 'hl', 'dl', 'mc', 'act', 'meta'}
-
--- v: FL values of the leased number.
-local function lease_reply(cid, tier, exp, v)
-  return {1, cid, tier, exp, v[1], v[15], v[2], v[6], v[9], v[4], v[3], v[16]}
-end
-
--- lease: now h d id campaign agent dest ttl_ms retry nsteps {tier n npa...}...
-local function op_lease()
-  local now = ARGV[2]
-  local id, camp = ARGV[5], ARGV[6]
+-- lease: now h d id campaign agent dest expires_ms retry nsteps {tier n npa...}...
+-- -> {1, cid, tier, expires, npa, cfg} | {0, denial} | {-1} (id in use)
+if OP == 'lease' then
+  local now, H, D, id, camp = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
   local lkey = B .. 'l:' .. id
-  local retry = ARGV[10] == '1'
-  if retry then
+  if ARGV[10] == '1' then
     -- A retry after a lost reply finds its own lease if the first attempt ran.
-    local existing = call('GET', lkey)
-    if existing then
-      if existing == '' then return {-1} end
+    local rec = call('GET', lkey)
+    if rec then
+      if rec == '' then return {-1} end
       local f = {}
-      for x in string.gmatch(existing, '([^\n]*)\n') do f[#f + 1] = x end
-      local v = load(f[1], FL)
-      if v and f[2] == camp then return lease_reply(f[1], tonumber(f[5]), f[4], v) end
+      for x in string.gmatch(rec, '([^\n]*)\n') do f[#f + 1] = x end
+      local v = call('HMGET', B .. 'n:' .. f[1], 'npa', 'cfg')
+      if v[1] and f[2] == camp then return {1, f[1], tonumber(f[5]), f[4], v[1], v[2]} end
       return {-1}
     end
   end
-  local nowv = tonumber(now)
-  local m = call('HMGET', META, 'wh', 'wd', 'A:' .. camp, 'A:*')
-  WH, WD = tonumber(m[1]), tonumber(m[2])
-  roll(tonumber(ARGV[3]), tonumber(ARGV[4]))
-  expire(now)
 
-  -- Pools without a single active number are not looked at.
+  local m = call('HMGET', META, 'wh', 'wd', 'A:' .. camp, 'A:*', 'xm')
+  local wh, wd, xm = m[1], m[2], m[5]
+  if wh ~= H or wd ~= D then
+    local g = G()
+    g.roll(H, D)
+    wh, wd = g.wh, g.wd
+  end
+  -- Leases can only be due once now reaches xm; most calls skip the expiry zset entirely.
+  if xm and ge(now, xm) then
+    local g = G()
+    g.expire_ids(call('ZRANGEBYSCORE', EXP, '-inf', now))
+    g.refresh_xm()
+    xm = call('HGET', META, 'xm')
+  end
+
+  -- Pick: the lowest (score, member) over the first ladder step that has any. Pools without a
+  -- single active number are not looked at.
   local pa = (camp ~= '*' and m[3]) and (B .. 'a:' .. camp) or nil
   local pz = m[4] and (B .. 'a:*') or nil
   local best, bscore, btier
   local function consider(key)
-    local r = call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local r = call('ZRANGE', key, '0', '0', 'WITHSCORES')
     if r[1] then
       local sc = tonumber(r[2])
       if not best or sc < bscore or (sc == bscore and r[1] < best) then best, bscore = r[1], sc end
@@ -244,8 +300,12 @@ local function op_lease()
   local i = 12
   local any = false
   for _ = 1, nsteps do
-    local tier, n = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
-    if tier == 5 and n == 0 then
+    local tier, n = ARGV[i], tonumber(ARGV[i + 1])
+    if n == 1 and not (pa and pz) then
+      -- One key to look at (the common same-NPA step): its head is the pick, no scores needed.
+      local key = (pa or pz)
+      if key then best = call('ZRANGE', key .. ':' .. ARGV[i + 2], '0', '0')[1] end
+    elseif tier == '5' and n == 0 then
       any = true
       if pa then consider(pa) end
       if pz then consider(pz) end
@@ -256,7 +316,10 @@ local function op_lease()
       end
     end
     i = i + 2 + n
-    if best then btier = tier break end
+    if best then
+      btier = tier
+      break
+    end
   end
 
   if not best then
@@ -264,13 +327,16 @@ local function op_lease()
     local function sum(fields)
       if #fields == 0 then return 0 end
       local t = 0
-      for _, x in ipairs(call('HMGET', CNT, unpack(fields))) do t = t + (tonumber(x) or 0) end
+      for _, x in ipairs(call('HMGET', META, unpack(fields))) do t = t + (tonumber(x) or 0) end
       return t
     end
     local pools = {'*'}
     if camp ~= '*' then pools[2] = camp end
     local pf, cf = {}, {}
-    for _, p in ipairs(pools) do pf[#pf + 1] = 'A:' .. p; cf[#cf + 1] = 'C:' .. p end
+    for _, p in ipairs(pools) do
+      pf[#pf + 1] = 'A:' .. p
+      cf[#cf + 1] = 'C:' .. p
+    end
     local members = sum(pf)
     if members == 0 then return {0, 0} end
     local capped
@@ -303,171 +369,209 @@ local function op_lease()
   end
 
   -- The lease record first: SET NX refuses a reused or abandoned id before anything changes.
-  local exp = string.format('%d', nowv + tonumber(ARGV[9]))
+  local exp = ARGV[9]
   if not call('SET', lkey, best .. '\n' .. camp .. '\n' .. now .. '\n' .. exp .. '\n' .. btier ..
               '\n' .. ARGV[8] .. '\n' .. ARGV[7], 'NX') then
     return {-1}
   end
   call('ZADD', EXP, exp, id)
+  if not xm or not ge(exp, xm) then call('HSET', META, 'xm', exp) end
 
-  local v = load(best, FL)
-  local s0 = derive(v, WH, WD)
-  local hc = (tonumber(v[8]) == WH) and tonumber(v[7]) + 1 or 1
-  local dc = (tonumber(v[11]) == WD) and tonumber(v[10]) + 1 or 1
-  local lu = v[12]
-  if nowv > tonumber(lu) then lu = now end
-  v[5] = tostring(tonumber(v[5]) + 1)
-  v[7], v[8] = tostring(hc), string.format('%d', WH)
-  v[10], v[11] = tostring(dc), string.format('%d', WD)
-  v[12] = lu
-  local ls = (v[13] == false or v[13] == '') and id or (v[13] .. ',' .. id)
-  call('HSET', nkey(best), 'lu', lu, 'hw', v[8], 'hc', v[7], 'dw', v[11], 'dc', v[10], 'al', v[5],
-       'ls', ls, 'tu', tostring(tonumber(v[14]) + 1))
-  transition(best, s0, derive(v, WH, WD))
-  return lease_reply(best, btier, exp, v)
+  local nk = B .. 'n:' .. best
+  local v = call('HMGET', nk, 'npa', 'cfg', 'u', 'ls')
+  local npa, cfg = v[1], v[2]
+  local act, mc, hl, dl, lc, lk, p = string.match(cfg, '^(%d) (%d+) (%d+) (%d+) (%d+) (%d+)\n()')
+  local camps = lk == '0' and '' or string.sub(cfg, p + lc, p + lc + lk - 1)
+  mc, hl, dl, act = tonumber(mc), tonumber(hl), tonumber(dl), act == '1'
+  local lu, hw, hc, dw, dc, al, tu = string.match(v[3], UPAT)
+  hc = hw == wh and hc + 1 or 1
+  dc = dw == wd and dc + 1 or 1
+  al = al + 1
+  if not ge(lu, now) then lu = now end
+  local ls = (v[4] == false or v[4] == '') and id or (v[4] .. ',' .. id)
+  -- Counts land in the current windows. (%d: integer formatting, cheaper than Lua's %.14g.)
+  call('HSET', nk, 'u', string.format('%s %s %d %s %d %d %d', lu, wh, hc, wd, dc, al, tu + 1), 'ls',
+       ls)
+  local capped = (hl > 0 and hc >= hl) or (dl > 0 and dc >= dl)
+  if capped or not act or string.find(camps, ',', 1, true) then
+    -- Caps reached or several pools: the general bookkeeping.
+    local g = G()
+    local st0 = g.load(best)
+    st0.lu, st0.hw, st0.hc, st0.dw, st0.dc, st0.al = string.match(v[3], UPAT)
+    st0.hc, st0.dc, st0.al = tonumber(st0.hc), tonumber(st0.dc), tonumber(st0.al)
+    local st1 = g.load(best)
+    g.transition(best, g.derive(st0, wh, wd), g.derive(st1, wh, wd))
+  else
+    local p = camps == '' and '*' or camps
+    if al >= mc then
+      call('ZREM', B .. 'a:' .. p, best)
+      call('ZREM', B .. 'a:' .. p .. ':' .. npa, best)
+    else
+      call('ZADD', B .. 'a:' .. p, lu, best)
+      call('ZADD', B .. 'a:' .. p .. ':' .. npa, lu, best)
+    end
+  end
+  return {1, best, tonumber(btier), exp, npa, cfg}
 end
 
--- release: now lease_id caller_id disposition duration
-local function op_release()
-  read_windows()
-  expire(ARGV[2])
-  local lid, cid = ARGV[3], ARGV[4]
-  local ended = 0
+-- release: now lease_id caller_id disposition duration -> leases ended
+if OP == 'release' then
+  local now, lid, cid = ARGV[2], ARGV[3], ARGV[4]
+  local o = ARGV[5] ~= '' and (ARGV[6] .. ' ' .. ARGV[5]) or nil
+  local due = call('ZRANGEBYSCORE', EXP, '-inf', now)
+  if #due > 0 then
+    G().expire_ids(due)
+    G().refresh_xm()
+  end
   if lid ~= '' then
-    local rec = call('GET', B .. 'l:' .. lid)
+    local lkey = B .. 'l:' .. lid
+    local rec = call('GET', lkey)
+    if not rec or rec == '' then return 0 end
+    cid = string.sub(rec, 1, string.find(rec, '\n', 1, true) - 1)
+    local nk = B .. 'n:' .. cid
+    local v = call('HMGET', nk, 'npa', 'cfg', 'u', 'ls')
+    if not v[1] then return 0 end
+    local act, mc, hl, dl, _, camps = parse_cfg(v[2])
+    local lu, hw, hc, dw, dc, al, tu = string.match(v[3], UPAT)
+    local capped = false
+    if hl > 0 or dl > 0 then
+      local m = call('HMGET', META, 'wh', 'wd')
+      capped = (hl > 0 and hw == m[1] and tonumber(hc) >= hl) or
+               (dl > 0 and dw == m[2] and tonumber(dc) >= dl)
+    end
+    if capped or not act or string.find(camps, ',', 1, true) or v[4] ~= lid then
+      -- Capped, several pools, or other leases on the number: the general bookkeeping.
+      G().end_leases({[cid] = {[lid] = true}}, o and {[cid] = o} or nil)
+      return 1
+    end
+    call('DEL', lkey)
+    call('ZREM', EXP, lid)
+    al = al - 1
+    local u = lu .. ' ' .. hw .. ' ' .. hc .. ' ' .. dw .. ' ' .. dc .. ' ' .. al .. ' ' .. tu
+    if o then
+      call('HSET', nk, 'u', u, 'ls', '', 'o', o)
+    else
+      call('HSET', nk, 'u', u, 'ls', '')
+    end
+    if act and al + 1 >= mc and al < mc then
+      local p = camps == '' and '*' or camps
+      call('ZADD', B .. 'a:' .. p, lu, cid)
+      call('ZADD', B .. 'a:' .. p .. ':' .. v[1], lu, cid)
+    end
+    return 1
+  end
+  local g = G()
+  local ids, ended = {}, 0
+  for id in string.gmatch(call('HGET', g.nkey(cid), 'ls') or '', '[^,]+') do
+    local rec = call('GET', B .. 'l:' .. id)
     if rec and rec ~= '' then
-      cid = cid_of(rec)
-      end_leases({[cid] = {[lid] = true}})
-      ended = 1
+      ids[id] = true
+      ended = ended + 1
     end
-  else
-    local ids = {}
-    for id in string.gmatch(call('HGET', nkey(cid), 'ls') or '', '[^,]+') do
-      local rec = call('GET', B .. 'l:' .. id)
-      if rec and rec ~= '' then
-        ids[id] = true
-        ended = ended + 1
-      end
-    end
-    if ended > 0 then end_leases({[cid] = ids}) end
   end
-  if ended > 0 and ARGV[5] ~= '' and call('EXISTS', nkey(cid)) == 1 then
-    call('HSET', nkey(cid), 'disp', ARGV[5], 'dur', ARGV[6])
-  end
+  if ended > 0 then g.end_leases({[cid] = ids}, o and {[cid] = o} or nil) end
   return ended
 end
 
+local g = G()
+
+-- upsert: n, then n x {cid npa carrier camps hl dl mc act meta} -> {inserted, updated}
+if OP == 'upsert' then
+  local n = tonumber(ARGV[2])
+  local ins, upd = 0, 0
+  local i = 3
+  for _ = 1, n do
+    local cid = ARGV[i]
+    local key = g.nkey(cid)
+    local st = g.load(cid)
+    local s0
+    if st then
+      s0 = g.derive(st, g.wh, g.wd)
+      upd = upd + 1
+    else
+      ins = ins + 1
+      st = {lu = '0', hw = '0', hc = 0, dw = '0', dc = 0, al = 0, tu = 0, ls = ''}
+      call('HSET', key, 'u', g.u_of(st), 'ls', '', 'o', '-1 ')
+      call('ZADD', g.IDS, 0, cid)
+    end
+    st.npa, st.car, st.camps = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+    st.hl, st.dl, st.mc = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])
+    st.act, st.meta = ARGV[i + 7] == '1', ARGV[i + 8]
+    call('HSET', key, 'npa', st.npa, 'cfg',
+         g.cfg_of(st.act, st.mc, st.hl, st.dl, st.car, st.camps, st.meta))
+    local s1 = g.derive(st, g.wh, g.wd)
+    if s0 then g.transition(cid, s0, s1) else g.index(cid, s1, true) end
+    i = i + 9
+  end
+  return {ins, upd}
+end
+
+-- active: cid 0|1 -> 1 if the number exists
+if OP == 'active' then
+  local cid = ARGV[2]
+  local st = g.load(cid)
+  if not st then return 0 end
+  local s0 = g.derive(st, g.wh, g.wd)
+  st.act = ARGV[3] == '1'
+  call('HSET', g.nkey(cid), 'cfg', g.cfg_of(st.act, st.mc, st.hl, st.dl, st.car, st.camps, st.meta))
+  g.transition(cid, s0, g.derive(st, g.wh, g.wd))
+  return 1
+end
+
+-- remove: cid -> 1 if it existed
+if OP == 'remove' then
+  local cid = ARGV[2]
+  local st = g.load(cid)
+  if not st then return 0 end
+  for id in string.gmatch(st.ls, '[^,]+') do
+    call('DEL', B .. 'l:' .. id)
+    call('ZREM', EXP, id)
+  end
+  g.index(cid, g.derive(st, g.wh, g.wd), false)
+  call('DEL', g.nkey(cid))
+  call('ZREM', g.IDS, cid)
+  return 1
+end
+
+-- get: now cid -> {npa, cfg, u, ls, o} after expiring (npa nil when the number does not exist)
+if OP == 'get' then
+  g.expire(ARGV[2])
+  return call('HMGET', g.nkey(ARGV[3]), 'npa', 'cfg', 'u', 'ls', 'o')
+end
+
+-- leases: now limit -> {id, record, npa, cfg} per active lease, soonest expiry first
+if OP == 'leases' then
+  g.expire(ARGV[2])
+  local out = {}
+  for _, id in ipairs(call('ZRANGE', EXP, 0, tonumber(ARGV[3]) - 1)) do
+    local rec = call('GET', B .. 'l:' .. id)
+    if rec and rec ~= '' then
+      local v = call('HMGET', g.nkey(g.cid_of(rec)), 'npa', 'cfg')
+      if v[1] then out[#out + 1] = {id, rec, v[1], v[2]} end
+    end
+  end
+  return out
+end
+
+-- expire: now -> leases ended
+if OP == 'expire' then return g.expire(ARGV[2]) end
+
 -- abandon: now lease_id ttl_ms. Ends a lease whose lease call lost its reply; if that call has not
 -- run yet (still queued on a dead connection), a tombstone makes it lease nothing when it does.
-local function op_abandon()
-  read_windows()
-  expire(ARGV[2])
+if OP == 'abandon' then
+  g.expire(ARGV[2])
   local lkey = B .. 'l:' .. ARGV[3]
   local rec = call('GET', lkey)
   if rec and rec ~= '' then
-    end_leases({[cid_of(rec)] = {[ARGV[3]] = true}})
+    g.end_leases({[g.cid_of(rec)] = {[ARGV[3]] = true}})
     return 1
   end
   if not rec then call('SET', lkey, '', 'PX', math.max(tonumber(ARGV[4]), 1000)) end
   return 0
 end
 
--- upsert: n, then n x {cid npa carrier camps hl dl mc act meta}
-local function op_upsert()
-  read_windows()
-  local n = tonumber(ARGV[2])
-  local ins, upd = 0, 0
-  local i = 3
-  for _ = 1, n do
-    local cid = ARGV[i]
-    local key = nkey(cid)
-    local v = load(cid)
-    local s0
-    if v then
-      s0 = derive(v, WH, WD)
-      upd = upd + 1
-    else
-      ins = ins + 1
-      v = {nil, nil, nil, nil, '0', nil, '0', '0', nil, '0', '0', '0', ''}
-      call('HSET', key, 'al', '0', 'hc', '0', 'hw', '0', 'dc', '0', 'dw', '0', 'lu', '0', 'tu',
-           '0', 'ls', '', 'disp', '', 'dur', '-1')
-      call('ZADD', IDS, 0, cid)
-    end
-    v[1], v[2], v[3], v[4], v[6], v[9] = ARGV[i + 1], ARGV[i + 3], ARGV[i + 7], ARGV[i + 6],
-        ARGV[i + 4], ARGV[i + 5]
-    call('HSET', key, 'npa', v[1], 'car', ARGV[i + 2], 'camps', v[2], 'hl', v[6], 'dl', v[9],
-         'mc', v[4], 'act', v[3], 'meta', ARGV[i + 8])
-    local s1 = derive(v, WH, WD)
-    if s0 then transition(cid, s0, s1) else index(cid, s1, true) end
-    i = i + 9
-  end
-  return {ins, upd}
-end
-
--- active: cid 0|1
-local function op_active()
-  read_windows()
-  local cid = ARGV[2]
-  local v = load(cid)
-  if not v then return 0 end
-  local s0 = derive(v, WH, WD)
-  v[3] = ARGV[3]
-  call('HSET', nkey(cid), 'act', v[3])
-  transition(cid, s0, derive(v, WH, WD))
-  return 1
-end
-
--- remove: cid
-local function op_remove()
-  read_windows()
-  local cid = ARGV[2]
-  local v = load(cid)
-  if not v then return 0 end
-  for id in string.gmatch(v[13] or '', '[^,]+') do
-    call('DEL', B .. 'l:' .. id)
-    call('ZREM', EXP, id)
-  end
-  index(cid, derive(v, WH, WD), false)
-  call('DEL', nkey(cid))
-  call('ZREM', IDS, cid)
-  return 1
-end
-
-local ALL = {'npa', 'car', 'camps', 'hl', 'dl', 'mc', 'act', 'meta', 'lu', 'tu', 'hw', 'hc', 'dw',
-             'dc', 'al', 'disp', 'dur'}
-
--- get: now cid -> the ALL fields after expiring (first is nil when the number does not exist)
-local function op_get()
-  read_windows()
-  expire(ARGV[2])
-  return call('HMGET', nkey(ARGV[3]), unpack(ALL))
-end
-
--- leases: now limit -> {id, record, CONFIG...} per active lease, soonest expiry first
-local function op_leases()
-  read_windows()
-  expire(ARGV[2])
-  local out = {}
-  for _, id in ipairs(call('ZRANGE', EXP, 0, tonumber(ARGV[3]) - 1)) do
-    local rec = call('GET', B .. 'l:' .. id)
-    if rec then
-      local cid = cid_of(rec)
-      local e = {id, rec}
-      for _, x in ipairs(call('HMGET', nkey(cid), unpack(CONFIG))) do e[#e + 1] = x or '' end
-      out[#out + 1] = e
-    end
-  end
-  return out
-end
-
--- expire: now
-local function op_expire()
-  read_windows()
-  return expire(ARGV[2])
-end
-
 -- init: version -> the stored layout version (set when the store is new)
-local function op_init()
+if OP == 'init' then
   local v = call('HGET', META, 'v')
   if not v then
     call('HSET', META, 'v', ARGV[2])
@@ -476,15 +580,4 @@ local function op_init()
   return tonumber(v) or -1
 end
 
-if OP == 'lease' then return op_lease()
-elseif OP == 'release' then return op_release()
-elseif OP == 'upsert' then return op_upsert()
-elseif OP == 'active' then return op_active()
-elseif OP == 'remove' then return op_remove()
-elseif OP == 'get' then return op_get()
-elseif OP == 'expire' then return op_expire()
-elseif OP == 'leases' then return op_leases()
-elseif OP == 'abandon' then return op_abandon()
-elseif OP == 'init' then return op_init()
-end
 return redis.error_reply('cidrot: unknown operation ' .. tostring(OP))
