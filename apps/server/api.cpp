@@ -104,6 +104,7 @@ void Api::register_routes(Router& r) {
   r.add({V::delete_, "/api/numbers/{caller_id}", Access::kAdmin, Exec::kWorker,
          h(&Api::delete_number)});
   r.add({V::get, "/api/stats", Access::kAdmin, Exec::kWorker, h(&Api::stats)});
+  dashboard_.register_routes(r);
 }
 
 void Api::next_cid(Context& c) {
@@ -146,7 +147,9 @@ void Api::next_cid(Context& c) {
       if (!key.empty() && e.code() == ErrorCode::kInvalidArgument) limiter_.refund(key);
       throw rename_field(e, "destination", "to");
     }
-    if (metrics_) metrics_->observe_lease(std::chrono::steady_clock::now() - t0);
+    const auto t1 = std::chrono::steady_clock::now();
+    if (metrics_) metrics_->observe_lease(t1 - t0);
+    dashboard_.live().observe(static_cast<bool>(result), t1 - t0, t1);
     if (result) {
       if (text) {
         c.text(http::status::ok, result.lease->number.caller_id);
@@ -346,7 +349,9 @@ void Api::import_numbers(Context& c) {
 }
 
 void Api::stats(Context& c) {
-  boost::json::object o = stats_json(rot_.stats());
+  const StoreStats st = rot_.stats();
+  boost::json::object o = stats_json(st);
+  dashboard_.extend_stats(o, st);
   o["server"] = boost::json::object{{"version", version()},
                                     {"backend", rot_.store().backend_name()},
                                     {"time_zone", rot_.time_zone()},

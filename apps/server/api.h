@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cidrot/rotator.h"
+#include "dashboard/dashboard.h"
 #include "metrics.h"
 #include "rate_limiter.h"
 #include "router.h"
@@ -30,7 +31,7 @@ class Api {
  public:
   Api(Rotator& rotator, ApiOptions options);
 
-  // Adds every API route to `router`. Call before the server starts.
+  // Adds every API route to `router`, the dashboard's last. Call before the server starts.
   void register_routes(Router& router);
 
   // Must be set before requests arrive (the metrics are sized from the final route table).
@@ -55,6 +56,7 @@ class Api {
   ApiOptions options_;
   RateLimiter limiter_;
   Metrics* metrics_ = nullptr;
+  dashboard::Dashboard dashboard_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

@@ -110,8 +110,13 @@ bool Router::is_admin(const Request& req) const {
   } else {
     presented = req["X-Admin-Token"];
   }
-  if (presented.empty()) return false;
+  if (presented.empty()) return session_check_ && session_check_(req);
   return constant_time_equal(presented, admin_token_);
+}
+
+bool Router::token_matches(std::string_view presented) const {
+  return !admin_token_.empty() && !presented.empty() &&
+         constant_time_equal(presented, admin_token_);
 }
 
 Router::Match Router::match(http::verb method, std::string_view path) const {

@@ -108,8 +108,16 @@ class Router {
   // "" disables the admin routes (they answer 403 saying how to set a token).
   void set_admin_token(std::string token) { admin_token_ = std::move(token); }
   bool admin_enabled() const { return !admin_token_.empty(); }
-  // True when `req` carries the admin token. Constant-time in the token's contents.
+  // True when `req` carries the admin token, or the session check (below) accepts it.
+  // Constant-time in the token's contents.
   bool is_admin(const Request& req) const;
+  // True when `presented` is the admin token (constant-time; false when none is configured).
+  bool token_matches(std::string_view presented) const;
+  // A second way to be admin: the dashboard's session cookie (apps/server/dashboard). Called on
+  // the I/O thread, so it must not block.
+  void set_session_check(std::function<bool(const Request&)> check) {
+    session_check_ = std::move(check);
+  }
 
   // The body limit for a request whose headers have been read: the matched route's, or the
   // default when no route matches or an admin route lacks the token (so only admins can send the
@@ -142,6 +150,7 @@ class Router {
   std::vector<Route> routes_;
   std::vector<std::vector<std::string>> segments_;  // each route's pattern, split
   std::string admin_token_;
+  std::function<bool(const Request&)> session_check_;
 };
 
 // Constant-time string equality (time depends only on the lengths).
