@@ -1,23 +1,20 @@
 // Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
-// Private to the SQLite backend: group commit. One writer thread owns the write connection and
-// runs every pending write of this process in one BEGIN IMMEDIATE..COMMIT, then wakes each
-// caller with its own result. The commit (and its fsync under synchronous=FULL) is paid once per
-// batch; a failing job is undone alone (see run_batch).
+// Private to the SQLite backend: group commit. One caller thread at a time owns the write
+// connection and runs every pending write of this process in one BEGIN IMMEDIATE..COMMIT, then
+// wakes each caller with its own result. The commit (and its fsync under synchronous=FULL) is paid
+// once per batch; a failing job is undone alone (see run_batch).
 #ifndef CIDROT_STORAGE_SQLITE_GROUP_COMMIT_H_
 #define CIDROT_STORAGE_SQLITE_GROUP_COMMIT_H_
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <exception>
 #include <functional>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -36,23 +33,19 @@ class BatchTarget {
   virtual std::exception_ptr translate(std::exception_ptr e) noexcept = 0;
 };
 
+// The caller threads take turns as the batch's leader (no writer thread): the first caller that
+// finds no batch running takes every queued job, runs them in its own thread, answers them, and
+// the next waiting caller whose job is still queued leads the next batch. A lone caller therefore
+// runs its transaction straight away, like a plain SQLite loop, and concurrent callers share one
+// commit without a hand-off to another thread (each hand-off costs a scheduler wake-up, which on
+// a busy machine is longer than the transaction).
 template <class Conn>
 class GroupCommit {
  public:
-  // `target` and `conn` are used by the writer thread only, for the object's life.
+  // `target` and `conn` are used by the current leader only, for the object's life.
   GroupCommit(BatchTarget* target, Conn* conn, std::chrono::milliseconds queue_timeout,
               std::size_t max_batch = 256)
-      : target_(target), conn_(conn), queue_timeout_(queue_timeout), max_batch_(max_batch) {
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~GroupCommit() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
+      : target_(target), conn_(conn), queue_timeout_(queue_timeout), max_batch_(max_batch) {}
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
 
@@ -67,65 +60,66 @@ class GroupCommit {
   auto run(F&& fn, bool first = false) -> decltype(fn(std::declval<Conn&>())) {
     using R = decltype(fn(std::declval<Conn&>()));
     std::optional<R> result;
-    auto job = std::make_shared<Job>();
-    job->first = first;
-    job->fn = [&](Conn& c) { result.emplace(fn(c)); };
-    std::future<void> done = job->done.get_future();
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      queue_.push_back(job);
-    }
-    cv_.notify_one();
-    if (done.wait_for(queue_timeout_) != std::future_status::ready) {
-      int expected = kQueued;
-      // Not taken by a batch yet: withdraw it, so a caller that gave up never gets a lease later.
-      if (job->state.compare_exchange_strong(expected, kCancelled)) {
+    Job job;
+    job.first = first;
+    job.fn = [&](Conn& c) { result.emplace(fn(c)); };
+    const auto deadline = std::chrono::steady_clock::now() + queue_timeout_;
+    std::unique_lock<std::mutex> lock(mu_);
+    queue_.push_back(&job);
+    while (!job.done) {
+      if (job.state == kTaken) {
+        cv_.wait(lock);  // its batch is running
+      } else if (!leading_) {
+        lead(lock);
+      } else if (cv_.wait_until(lock, deadline) == std::cv_status::timeout &&
+                 job.state == kQueued) {
+        // Not taken by a batch yet: withdraw it, so a caller that gave up never gets a lease.
+        queue_.erase(std::find(queue_.begin(), queue_.end(), &job));
         throw Error(ErrorCode::kBackendUnavailable,
                     "sqlite: the database stayed locked longer than busy_timeout_ms");
       }
     }
-    done.get();  // rethrows the job's error
+    lock.unlock();
+    if (job.error) std::rethrow_exception(job.error);
     return std::move(*result);
   }
 
  private:
-  enum { kQueued = 0, kTaken = 1, kCancelled = 2 };
+  enum { kQueued = 0, kTaken = 1 };
   struct Job {
     std::function<void(Conn&)> fn;
-    std::promise<void> done;
-    std::atomic<int> state{kQueued};
+    int state = kQueued;  // guarded by mu_
+    bool done = false;    // guarded by mu_
     bool first = false;
     std::exception_ptr error;
   };
-  using JobPtr = std::shared_ptr<Job>;
 
-  void loop() {
-    std::vector<JobPtr> batch;
-    for (;;) {
-      batch.clear();
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // stop_ and drained
-        while (!queue_.empty() && batch.size() < max_batch_) {
-          JobPtr j = std::move(queue_.front());
-          queue_.pop_front();
-          int expected = kQueued;
-          if (j->state.compare_exchange_strong(expected, kTaken)) batch.push_back(std::move(j));
-        }
-      }
-      std::stable_partition(batch.begin(), batch.end(), [](const JobPtr& j) { return j->first; });
-      if (!batch.empty()) run_batch(batch);
+  // Called with `lock` held and no batch running: takes the queued jobs, runs them without the
+  // lock, then marks them done and wakes every waiter (one of them may lead the next batch).
+  void lead(std::unique_lock<std::mutex>& lock) {
+    leading_ = true;
+    std::vector<Job*> batch;
+    while (!queue_.empty() && batch.size() < max_batch_) {
+      Job* j = queue_.front();
+      queue_.pop_front();
+      j->state = kTaken;
+      batch.push_back(j);
     }
+    lock.unlock();
+    std::stable_partition(batch.begin(), batch.end(), [](const Job* j) { return j->first; });
+    run_batch(batch);
+    lock.lock();
+    for (Job* j : batch) j->done = true;
+    leading_ = false;
+    cv_.notify_all();
   }
 
   // Runs the batch in one transaction. A job that throws is rolled back together with the whole
   // transaction, gets its error, and the others run again in a fresh transaction: they had not
   // returned yet, so running them again is invisible to their callers. (Savepoints per job would
   // avoid the re-run, but make every commit scan SQLite's page cache.)
-  void run_batch(std::vector<JobPtr>& batch) {
-    std::vector<Job*> pending;
-    for (JobPtr& j : batch) pending.push_back(j.get());
+  void run_batch(const std::vector<Job*>& batch) {
+    std::vector<Job*> pending = batch;
     std::exception_ptr batch_error;
     while (!pending.empty() && !batch_error) {
       std::size_t failed = pending.size();
@@ -151,12 +145,9 @@ class GroupCommit {
         target_->rollback();
       }
     }
-    for (JobPtr& j : batch) {
-      std::exception_ptr e = j->error ? j->error : batch_error;
-      if (e) {
-        j->done.set_exception(e);
-      } else {
-        j->done.set_value();
+    if (batch_error) {
+      for (Job* j : batch) {
+        if (!j->error) j->error = batch_error;
       }
     }
   }
@@ -167,9 +158,8 @@ class GroupCommit {
   const std::size_t max_batch_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<JobPtr> queue_;
-  bool stop_ = false;
-  std::thread thread_;
+  std::deque<Job*> queue_;
+  bool leading_ = false;
 };
 
 }  // namespace cidrot::storage::sqlite

@@ -225,7 +225,7 @@ Options parse_url(const std::string& url) {
 
 std::unique_ptr<SQLite::Database> connect(const Options& opts) {
   try {
-    // NOMUTEX: every connection is used by one thread at a time (the writer thread, or a reader
+    // NOMUTEX: every connection is used by one thread at a time (the batch leader, or a reader
     // borrowed from the pool under its mutex).
     auto db = std::make_unique<SQLite::Database>(
         opts.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX,
