@@ -22,7 +22,8 @@ struct Tally {
   std::atomic<int> double_leases{0};
   std::atomic<int> ok{0};
   std::atomic<int> denied{0};
-  std::atomic<int> unexpected{0};  // denials other than all_reserved/all_limited
+  std::atomic<int> unexpected{0};   // denials other than all_reserved/all_limited
+  std::vector<std::string> errors;  // exceptions thrown in workers
 };
 
 // `threads` workers lease+release on their own Rotator over `stores[i % stores.size()]` until
@@ -30,38 +31,49 @@ struct Tally {
 // means "another thread holds them right now": retry, so the outcome never depends on timing.
 void hammer(const std::vector<std::shared_ptr<Store>>& stores,
             const std::shared_ptr<ManualClock>& clock, int threads, Tally* t) {
+  auto run_worker = [&](int w) {
+    RotatorOptions o;
+    o.time_zone = "America/New_York";
+    Rotator rot(stores[w % stores.size()], o, clock);
+    for (int i = 0; i < 200000; ++i) {
+      LeaseResult r = rot.next(CallRequest{"2125559999", "sales", "t" + std::to_string(w), 0s});
+      if (!r) {
+        t->denied++;
+        if (r.denial == DenialReason::kAllLimited) return;
+        // Catch2 assertions are not thread-safe: count, check after join.
+        if (r.denial != DenialReason::kAllReserved) t->unexpected++;
+        std::this_thread::yield();
+        continue;
+      }
+      const std::string& id = r.lease->number.caller_id;
+      std::atomic<int>* h;
+      {
+        std::lock_guard<std::mutex> lock(t->mu);
+        h = &t->held[id];
+        t->granted[id]++;
+      }
+      if (h->fetch_add(1) != 0) t->double_leases++;
+      t->ok++;
+      std::this_thread::yield();
+      h->fetch_sub(1);
+      rot.release(r.lease->id);
+    }
+  };
   std::vector<std::thread> pool;
   for (int w = 0; w < threads; ++w) {
     pool.emplace_back([&, w] {
-      RotatorOptions o;
-      o.time_zone = "America/New_York";
-      Rotator rot(stores[w % stores.size()], o, clock);
-      for (int i = 0; i < 200000; ++i) {
-        LeaseResult r = rot.next(CallRequest{"2125559999", "sales", "t" + std::to_string(w), 0s});
-        if (!r) {
-          t->denied++;
-          if (r.denial == DenialReason::kAllLimited) return;
-          // Catch2 assertions are not thread-safe: count, check after join.
-          if (r.denial != DenialReason::kAllReserved) t->unexpected++;
-          std::this_thread::yield();
-          continue;
-        }
-        const std::string& id = r.lease->number.caller_id;
-        std::atomic<int>* h;
-        {
-          std::lock_guard<std::mutex> lock(t->mu);
-          h = &t->held[id];
-          t->granted[id]++;
-        }
-        if (h->fetch_add(1) != 0) t->double_leases++;
-        t->ok++;
-        std::this_thread::yield();
-        h->fetch_sub(1);
-        rot.release(r.lease->id);
+      try {
+        run_worker(w);
+      } catch (const std::exception& e) {
+        // A store fault must fail the case, not abort the test binary.
+        std::lock_guard<std::mutex> lock(t->mu);
+        t->errors.push_back(e.what());
       }
     });
   }
   for (auto& th : pool) th.join();
+  for (const auto& e : t->errors) UNSCOPED_INFO("worker error: " << e);
+  CHECK(t->errors.empty());
 }
 
 }  // namespace
