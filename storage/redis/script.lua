@@ -7,8 +7,10 @@
 --
 -- Keys under the base B:
 --   meta          hash   v (layout version), wh/wd (newest hour/day window seen), xm (a lower
---                        bound of the earliest lease expiry, absent = no leases), and the counts
---                        A:<pool>[:<npa>] active numbers, C:<pool>[:<npa>] of those capped
+--                        bound of the earliest lease expiry, absent = no leases), and per pool
+--                        A:<pool> active numbers, C:<pool> of those capped (kept small: every
+--                        lease reads it)
+--   c             hash   the same per pool and NPA: A:<pool>:<npa>, C:<pool>:<npa>
 --   ids           zset   every caller_id, score 0 (lexicographic = numeric order)
 --   n:<cid>       hash   a number:
 --                          npa  its area code
@@ -35,7 +37,7 @@
 local B = KEYS[1]
 local call = redis.call
 local OP = ARGV[1]
-local META, EXP = B .. 'meta', B .. 'x'
+local META, EXP, CNT = B .. 'meta', B .. 'x', B .. 'c'
 
 -- Parses cfg: act (bool), mc, hl, dl (numbers), carrier, camps, meta.
 local function parse_cfg(cfg)
@@ -100,8 +102,9 @@ local function G()
     return s
   end
 
-  local function bump(field, d)
-    if call('HINCRBY', META, field, d) == 0 then call('HDEL', META, field) end
+  local function bump(field, d, key)
+    key = key or META
+    if call('HINCRBY', key, field, d) == 0 then call('HDEL', key, field) end
   end
 
   -- Adds (add=true) or removes a number's derived state to/from the indexes and counters.
@@ -111,10 +114,10 @@ local function G()
     for _, p in ipairs(g.pools_of(s.camps)) do
       if s.act then
         bump('A:' .. p, d)
-        bump('A:' .. p .. ':' .. s.npa, d)
+        bump('A:' .. p .. ':' .. s.npa, d, CNT)
         if capped then
           bump('C:' .. p, d)
-          bump('C:' .. p .. ':' .. s.npa, d)
+          bump('C:' .. p .. ':' .. s.npa, d, CNT)
         end
       end
       if s.avail then
@@ -144,7 +147,7 @@ local function G()
       if s1.act and c0 ~= c1 then
         local d = c1 and 1 or -1
         bump('C:' .. p, d)
-        bump('C:' .. p .. ':' .. s1.npa, d)
+        bump('C:' .. p .. ':' .. s1.npa, d, CNT)
       end
       if s1.avail then
         if not s0.avail or s0.lu ~= s1.lu then
@@ -324,10 +327,10 @@ if OP == 'lease' then
 
   if not best then
     -- Denial reason from the maintained counts; never a scan.
-    local function sum(fields)
+    local function sum(fields, key)
       if #fields == 0 then return 0 end
       local t = 0
-      for _, x in ipairs(call('HMGET', META, unpack(fields))) do t = t + (tonumber(x) or 0) end
+      for _, x in ipairs(call('HMGET', key or META, unpack(fields))) do t = t + (tonumber(x) or 0) end
       return t
     end
     local pools = {'*'}
@@ -358,9 +361,9 @@ if OP == 'lease' then
         end
         i = i + 2 + n
       end
-      members = sum(sf)
+      members = sum(sf, CNT)
       if members == 0 then return {0, 3} end
-      capped = sum(scf)
+      capped = sum(scf, CNT)
     else
       capped = sum(cf)
     end
