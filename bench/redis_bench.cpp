@@ -12,15 +12,19 @@
 //   LeaseRelease  lease then release (two script calls per lease)
 //   Ping, EvalTrivial  baselines through the same client: a bare round trip, and EVALSHA of
 //                 "return 1" (the fixed cost of any script call), for ratios within one run
-// leases/s is items_per_second. After the table, p50/p99 of single lease calls over all threads of
-// each run (the last, measured run of each benchmark).
+// leases/s is items_per_second. redis_cpu_us is the Redis main thread's CPU time (INFO cpu) per
+// item: unlike wall time it does not grow when other processes compete for the CPU, and
+// 1e6 / redis_cpu_us is what one dedicated Redis core sustains. After the table, p50/p99 of single
+// lease calls over all threads of each run (the last, measured run of each benchmark).
 
 #include <benchmark/benchmark.h>
+#include <hiredis/hiredis.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -93,11 +97,47 @@ cidrot::Windows windows_now() {
   return w;
 }
 
+// A client pool of the store's own kind, for the baselines.
+cidrot::storage::redis::Pool& baseline_pool() {
+  static cidrot::storage::redis::Pool* pool = [] {
+    cidrot::storage::redis::Endpoint ep;
+    const char* env = std::getenv("CIDROT_BENCH_REDIS_URL");
+    std::string url = env != nullptr && *env != '\0' ? env : "redis://127.0.0.1:6390/0";
+    // host:port of redis://host:port/db (the bench URL is a plain one).
+    const auto hp = url.substr(8, url.find('/', 8) - 8);
+    ep.host = hp.substr(0, hp.find(':'));
+    ep.port = std::stoi(hp.substr(hp.find(':') + 1));
+    ep.display = hp;
+    auto* p = new cidrot::storage::redis::Pool(ep, 16, std::chrono::milliseconds(5000), "return 1");
+    p->start(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+    return p;
+  }();
+  return *pool;
+}
+
+// Seconds of CPU the Redis main thread has used.
+double redis_cpu_seconds() {
+  cidrot::storage::redis::Args a;
+  a.add("INFO").add("cpu");
+  auto r =
+      baseline_pool().with(std::chrono::steady_clock::now() + std::chrono::seconds(5),
+                           [&](cidrot::storage::redis::Connection& c, bool) { return c.run(a); });
+  const std::string info(r->str, r->len);
+  double total = 0;
+  for (const char* key : {"used_cpu_sys_main_thread:", "used_cpu_user_main_thread:"}) {
+    const auto pos = info.find(key);
+    if (pos != std::string::npos) total += std::atof(info.c_str() + pos + std::strlen(key));
+  }
+  return total;
+}
+
 void run(benchmark::State& state, const std::string& name, const std::string& kind, bool release) {
   cidrot::Store& store = store_for(kind);
   const std::string key = name + "/threads:" + std::to_string(state.threads());
+  double cpu0 = 0;
   if (state.thread_index() == 0) {
     store.expire(std::chrono::system_clock::now() + std::chrono::hours(1));
+    if (kind == "redis") cpu0 = redis_cpu_seconds();
     std::lock_guard<std::mutex> lock(g_mu);
     g_latency_us[key].clear();
   }
@@ -131,31 +171,20 @@ void run(benchmark::State& state, const std::string& name, const std::string& ki
   }
   state.SetItemsProcessed(state.iterations());
   state.counters["denied"] = benchmark::Counter(static_cast<double>(denied));
+  if (state.thread_index() == 0 && kind == "redis") {
+    // Every thread has left the loop (the library waits for all of them at its end).
+    const double per = (redis_cpu_seconds() - cpu0) * 1e6 /
+                       static_cast<double>(state.iterations() * state.threads());
+    state.counters["redis_cpu_us"] = benchmark::Counter(per);
+  }
   std::lock_guard<std::mutex> lock(g_mu);
   auto& all = g_latency_us[key];
   all.insert(all.end(), lat.begin(), lat.end());
 }
 
-// A client pool of the store's own kind, for the baselines.
-cidrot::storage::redis::Pool& baseline_pool() {
-  static cidrot::storage::redis::Pool* pool = [] {
-    cidrot::storage::redis::Endpoint ep;
-    const char* env = std::getenv("CIDROT_BENCH_REDIS_URL");
-    std::string url = env != nullptr && *env != '\0' ? env : "redis://127.0.0.1:6390/0";
-    // host:port of redis://host:port/db (the bench URL is a plain one).
-    const auto hp = url.substr(8, url.find('/', 8) - 8);
-    ep.host = hp.substr(0, hp.find(':'));
-    ep.port = std::stoi(hp.substr(hp.find(':') + 1));
-    ep.display = hp;
-    auto* p = new cidrot::storage::redis::Pool(ep, 16, std::chrono::milliseconds(5000), "return 1");
-    p->start(std::chrono::steady_clock::now() + std::chrono::seconds(5));
-    return p;
-  }();
-  return *pool;
-}
-
 void run_baseline(benchmark::State& state, bool script) {
   auto& pool = baseline_pool();
+  const double cpu0 = state.thread_index() == 0 ? redis_cpu_seconds() : 0;
   cidrot::storage::redis::Args args;
   if (script) {
     args.add("").add("").add("0");
@@ -169,6 +198,11 @@ void run_baseline(benchmark::State& state, bool script) {
               });
   }
   state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    state.counters["redis_cpu_us"] =
+        benchmark::Counter((redis_cpu_seconds() - cpu0) * 1e6 /
+                           static_cast<double>(state.iterations() * state.threads()));
+  }
 }
 
 void print_latencies() {
