@@ -319,7 +319,12 @@ void HttpServer::Impl::remove(Session* s) {
 }
 
 void HttpServer::Impl::accept() {
-  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+  // With several I/O threads each connection gets a strand; with one (the default) the
+  // io_context already serialises everything and a strand would only add a queue per handler.
+  const net::any_io_executor executor = opt.io_threads > 1
+                                            ? net::any_io_executor(net::make_strand(ioc))
+                                            : net::any_io_executor(ioc.get_executor());
+  acceptor.async_accept(executor, [this](beast::error_code ec, tcp::socket socket) {
     if (stopping.load()) return;
     if (ec) {
       if (ec == net::error::operation_aborted) return;

@@ -439,7 +439,7 @@ class ProtocolTest(unittest.TestCase):
         self.assertEqual(responses[5][1].get("connection"), "close")
 
     def test_expect_100_continue(self):
-        body = csv_numbers(["5125550100", "5125550101"]).encode()
+        body = csv_numbers(["5125550100", "5125550101"], campaigns="expect").encode()
         head = (f"POST /api/numbers/import HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
                 f"Content-Type: text/csv\r\nExpect: 100-continue\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
