@@ -222,7 +222,9 @@ async function demo(ctx, base, out) {
   await page.locator('#app').waitFor({ state: 'visible' });
   await page.locator('#f-state').selectOption('leased');
   await eventually(async () => assert.ok(Number(await page.evaluate(() => document.body.dataset.polls)) >= 2), 'polled', 8000);
-  await page.screenshot({ path: out, fullPage: true });
+  await page.setViewportSize({ width: 1400, height: 1750 });
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: out });
   log('screenshot written to', out);
 }
 
@@ -264,7 +266,7 @@ async function bench(ctx, base, n) {
     while (Number(document.body.dataset.polls) < start + 5) await new Promise((r) => setTimeout(r, 50));
     return ((performance.now() - t0) / 5).toFixed(0);
   });
-  log(`one poll cycle (2000 ms timer + fetch + render), mean of 5: ${polls} ms`);
+  log(`one poll cycle (stats + numbers page + reservations + render, every 2000 ms from the start of the previous), mean of 5: ${polls} ms`);
 }
 
 async function main() {
@@ -278,7 +280,7 @@ async function main() {
     ctx = await launch(dir);
     const i = process.argv.indexOf('--screenshot');
     const b = process.argv.indexOf('--bench');
-    if (i > 0) await demo(ctx, srv.base, resolve(process.argv[i + 1]));
+    if (i > 0) await demo(ctx, srv.base, resolve(process.env.CIDROT_CALLER_DIR || '.', process.argv[i + 1]));
     else if (b > 0) await bench(ctx, srv.base, Number(process.argv[b + 1] || 100000));
     else await test(ctx, srv.base);
     log('PASS');

@@ -12,6 +12,7 @@ export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 [ -x "$CIDROT_SERVER_BIN" ] || { echo "run.sh: $CIDROT_SERVER_BIN is not executable" >&2; exit 2; }
 [ -x "$CHROMIUM" ] || { echo "run.sh: no Chromium at $CHROMIUM (apt-get install chromium)" >&2; exit 2; }
 command -v node >/dev/null || { echo "run.sh: node is needed" >&2; exit 2; }
+export CIDROT_CALLER_DIR="$PWD"  # --screenshot paths are relative to where run.sh was called
 cd "$here"
 if ! node -e "require.resolve('playwright-core')" 2>/dev/null; then
   # --ignore-scripts: playwright-core downloads no browser; we drive the system Chromium.

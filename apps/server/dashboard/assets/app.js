@@ -128,6 +128,7 @@
   let pollSeq = 0;
   async function poll() {
     const seq = ++pollSeq;
+    const started = Date.now();
     clearTimeout(state.timer);
     try {
       const [stats, numbers, leases] = await Promise.all([
@@ -146,7 +147,11 @@
       if (e.status === 401) return;
       setText('banner', 'Cannot refresh: ' + e.message);
     }
-    if (state.polling && seq === pollSeq) state.timer = setTimeout(poll, POLL_MS);
+    // Timed from the start of this poll, so the figures are never older than POLL_MS while a
+    // poll takes less than that.
+    if (state.polling && seq === pollSeq) {
+      state.timer = setTimeout(poll, Math.max(0, POLL_MS - (Date.now() - started)));
+    }
   }
 
   // --- rendering --------------------------------------------------------------------------------
@@ -281,7 +286,8 @@
     // Exhausted area codes first: those are the ones needing numbers now.
     const acs = areaCodes.slice().sort((a, b) => (a.available > 0) - (b.available > 0) ||
       b.numbers - a.numbers || a.area_code.localeCompare(b.area_code));
-    $('area-codes').tBodies[0].replaceChildren(...acs.slice(0, 200).map((a) => {
+    setText('area-codes-info', acs.length > 40 ? '(40 of ' + fmt(acs.length) + ', exhausted first)' : '');
+    $('area-codes').tBodies[0].replaceChildren(...acs.slice(0, 40).map((a) => {
       const st = coverageStatus(a.numbers, a.available);
       return el('tr', { dataset: { areaCode: a.area_code } }, el('td', {}, a.area_code),
         el('td', {}, a.region || 'non-geographic'), el('td', {}, fmt(a.numbers)),
