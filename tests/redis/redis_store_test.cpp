@@ -177,11 +177,23 @@ TEST_CASE("redis: a large import is one atomic script", "[redis]") {
 }
 
 TEST_CASE("redis: unix socket URLs", "[redis]") {
+  if (sh("command -v redis-server") != 0) {
+    FAIL(
+        "redis-server is not on PATH: this case starts a socket-only server "
+        "(Debian: apt-get install redis-server)");
+  }
   char tmpl[] = "/tmp/cidrot-redis-unix-XXXXXX";
   REQUIRE(::mkdtemp(tmpl) != nullptr);
   const std::string dir = tmpl;
   const std::string sock = dir + "/redis.sock";
-  // A second throwaway server on a socket only (port 0: no TCP).
+  // A second throwaway server on a socket only (port 0: no TCP), stopped however the case ends.
+  struct Stop {
+    std::string sock, dir;
+    ~Stop() {
+      sh("redis-cli -s " + sock + " SHUTDOWN NOSAVE");
+      sh("rm -rf " + dir);
+    }
+  } stop{sock, dir};
   REQUIRE(sh("redis-server --port 0 --unixsocket " + sock + " --save '' --dir " + dir +
              " --daemonize yes --pidfile " + dir + "/pid") == 0);
   for (int i = 0; i < 100 && ::access(sock.c_str(), F_OK) != 0; ++i) {
@@ -191,6 +203,4 @@ TEST_CASE("redis: unix socket URLs", "[redis]") {
   store->upsert_numbers({number("2125550101")});
   CHECK(lease(*store, kAny, kT));
   CHECK(store->backend_name() == "redis");
-  sh("redis-cli -s " + sock + " SHUTDOWN NOSAVE");
-  sh("rm -rf " + dir);
 }
