@@ -45,8 +45,14 @@ def fresh_url(backend: str, tmp_path) -> str:
         pytest.fail(f"{env} is set but this build of cidrot has no {backend} backend "
                     f"(compiled: {cidrot.compiled_backends()})")
     if "{n}" in base:
-        return base.replace("{n}", token)
-    return f"{base}{'&' if '?' in base else '?'}{key}={token}"
+        url = base.replace("{n}", token)
+    else:
+        url = f"{base}{'&' if '?' in base else '?'}{key}={token}"
+    if "timeout_ms=" not in url:
+        # The default deadline (5 s) is for production; a CI machine running the C++ suites at the
+        # same time can stall a lease longer than that without anything being wrong.
+        url += f"{'&' if '?' in url else '?'}timeout_ms=30000"
+    return url
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis", "postgresql"])
