@@ -50,18 +50,20 @@ std::string caller_string(std::uint64_t key) {
   return s;
 }
 
-// Lease ids are 32 random hex chars (validated by the Rotator). The key keeps the characters
-// as they are — no parsing on the hot path — and hashes their first 16, which are random.
+// Lease ids are 32 hex chars (validated by the Rotator). The key keeps the characters as they
+// are — no parsing on the hot path — and the hash mixes all of them: make_lease_id() keeps its
+// first half constant per process, so hashing a prefix alone would put every lease in one bucket.
 struct LeaseKey {
   std::array<char, 32> c;
   bool operator==(const LeaseKey& o) const { return std::memcmp(c.data(), o.c.data(), 32) == 0; }
 };
 struct LeaseKeyHash {
   std::size_t operator()(const LeaseKey& k) const {
-    std::uint64_t a, b;
-    std::memcpy(&a, k.c.data(), 8);
-    std::memcpy(&b, k.c.data() + 8, 8);
-    return static_cast<std::size_t>((a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xbf58476d1ce4e5b9ULL);
+    std::uint64_t w[4];
+    std::memcpy(w, k.c.data(), 32);
+    std::uint64_t h = 0x9e3779b97f4a7c15ULL;
+    for (std::uint64_t x : w) h = (h ^ x) * 0xbf58476d1ce4e5b9ULL;
+    return static_cast<std::size_t>(h ^ (h >> 29));
   }
 };
 
