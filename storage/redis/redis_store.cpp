@@ -283,17 +283,24 @@ class RedisStore final : public Store {
       throw Error(ErrorCode::kInvalidArgument, "ladder: missing", "ladder");
     }
     const std::int64_t now_ms = to_unix_ms(req.windows.now);
+    // The ladder as one argument, "tier:npa,npa;..." (script.lua parses only the steps it tries).
+    std::string ladder;
+    ladder.reserve(64);
+    for (const LadderStep& step : *req.ladder) {
+      ladder += static_cast<char>('0' + static_cast<int>(step.tier));
+      ladder += ':';
+      for (std::size_t i = 0; i < step.npas.size(); ++i) {
+        if (i > 0) ladder += ',';
+        ladder += std::to_string(step.npas[i]);
+      }
+      ladder += ';';
+    }
     auto build = [&](bool retry) {
       Args a = script("lease");
       a.add(now_ms).add(req.windows.hour_start).add(req.windows.day_start);
       a.add(req.lease_id).add(req.campaign).add(req.agent).add(req.destination);
       a.add(now_ms + static_cast<std::int64_t>(req.ttl.count())).add(retry ? "1" : "0");
-      a.add(static_cast<std::int64_t>(req.ladder->size()));
-      for (const LadderStep& step : *req.ladder) {
-        a.add(static_cast<std::int64_t>(step.tier));
-        a.add(static_cast<std::int64_t>(step.npas.size()));
-        for (std::uint16_t npa : step.npas) a.add(static_cast<std::int64_t>(npa));
-      }
+      a.add(ladder);
       return a;
     };
     bool maybe_ran = false;

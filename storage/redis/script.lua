@@ -52,9 +52,79 @@ local UPAT = '^(%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+)$'
 -- a >= b for decimal strings without leading zeros, without converting them.
 local function ge(a, b) return #a > #b or (#a == #b and a >= b) end
 
+local Gt, G
+
+-- xm = the earliest remaining lease expiry (after expiring).
+local function refresh_xm()
+  local head = call('ZRANGE', EXP, '0', '0', 'WITHSCORES')
+  if head[1] then
+    call('HSET', META, 'xm', string.format('%d', tonumber(head[2])))
+  else
+    call('HDEL', META, 'xm')
+  end
+end
+
+-- Ends lease `lid` (record `rec`) in the common case: the number's only lease, one pool, active,
+-- not capped. Records outcome `o` when given. Returns false, having changed nothing, when the
+-- general bookkeeping (G().end_leases) must do it.
+local function end_one(lid, rec, o)
+  local cid = string.sub(rec, 1, string.find(rec, '\n', 1, true) - 1)
+  local nk = B .. 'n:' .. cid
+  local v = call('HMGET', nk, 'npa', 'cfg', 'u', 'ls')
+  if not v[1] or v[4] ~= lid then return false end
+  local act, mc, hl, dl, lc, lk, p = string.match(v[2], '^(%d) (%d+) (%d+) (%d+) (%d+) (%d+)\n()')
+  if act ~= '1' then return false end
+  local camps = lk == '0' and '' or string.sub(v[2], p + lc, p + lc + lk - 1)
+  if string.find(camps, ',', 1, true) then return false end
+  local lu, hw, hc, dw, dc, al, tu = string.match(v[3], UPAT)
+  if hl ~= '0' or dl ~= '0' then
+    local m = call('HMGET', META, 'wh', 'wd')
+    if (hl ~= '0' and hw == m[1] and tonumber(hc) >= tonumber(hl)) or
+       (dl ~= '0' and dw == m[2] and tonumber(dc) >= tonumber(dl)) then
+      return false
+    end
+  end
+  call('DEL', B .. 'l:' .. lid)
+  call('ZREM', EXP, lid)
+  al = al - 1
+  local u = string.format('%s %s %s %s %s %d %s', lu, hw, hc, dw, dc, al, tu)
+  if o then
+    call('HSET', nk, 'u', u, 'ls', '', 'o', o)
+  else
+    call('HSET', nk, 'u', u, 'ls', '')
+  end
+  if al + 1 >= tonumber(mc) and al < tonumber(mc) then
+    local pool = camps == '' and '*' or camps
+    call('ZADD', B .. 'a:' .. pool, lu, cid)
+    call('ZADD', B .. 'a:' .. pool .. ':' .. v[1], lu, cid)
+  end
+  return true
+end
+
+-- Ends the leases whose ids are in `ids` (due ones, read from x); lean where it can. Returns the
+-- count ended.
+local function expire_ids(ids)
+  local slow, ns, n = {}, 0, 0
+  for _, id in ipairs(ids) do
+    local rec = call('GET', B .. 'l:' .. id)
+    if rec and rec ~= '' then
+      n = n + 1
+      if not end_one(id, rec, nil) then
+        local cid = string.sub(rec, 1, string.find(rec, '\n', 1, true) - 1)
+        slow[cid] = slow[cid] or {}
+        slow[cid][id] = true
+        ns = ns + 1
+      end
+    else
+      call('ZREM', EXP, id)
+    end
+  end
+  if ns > 0 then G().end_leases(slow) end
+  return n
+end
+
 -- The general helpers, built on first use.
-local Gt
-local function G()
+function G()
   if Gt then return Gt end
   local g = {}
   local IDS, CH, CD = B .. 'ids', B .. 'ch', B .. 'cd'
@@ -215,37 +285,9 @@ local function G()
     for i = 1, #dels, 1000 do call('DEL', unpack(dels, i, math.min(i + 999, #dels))) end
   end
 
-  -- Ends the leases whose ids are in `ids` (expired ones, read from x).
-  function g.expire_ids(ids)
-    local ended, n = {}, 0
-    for _, id in ipairs(ids) do
-      local rec = call('GET', B .. 'l:' .. id)
-      if rec and rec ~= '' then
-        local cid = g.cid_of(rec)
-        ended[cid] = ended[cid] or {}
-        ended[cid][id] = true
-        n = n + 1
-      else
-        call('ZREM', EXP, id)
-      end
-    end
-    g.end_leases(ended)
-    return n
-  end
-
-  -- After expiring: xm = the earliest remaining expiry.
-  function g.refresh_xm()
-    local head = call('ZRANGE', EXP, '0', '0', 'WITHSCORES')
-    if head[1] then
-      call('HSET', META, 'xm', string.format('%d', tonumber(head[2])))
-    else
-      call('HDEL', META, 'xm')
-    end
-  end
-
   function g.expire(now)
-    local n = g.expire_ids(call('ZRANGEBYSCORE', EXP, '-inf', now))
-    if n > 0 then g.refresh_xm() end
+    local n = expire_ids(call('ZRANGEBYSCORE', EXP, '-inf', now))
+    if n > 0 then refresh_xm() end
     return n
   end
 
@@ -254,7 +296,9 @@ local function G()
   return g
 end
 
--- lease: now h d id campaign agent dest expires_ms retry nsteps {tier n npa...}...
+-- lease: now h d id campaign agent dest expires_ms retry ladder
+-- ladder = the steps packed into one argument, "tier:npa,npa,...;..." ("5:" = any NPA), so a call
+-- reads only the steps it tries however long the ladder is.
 -- -> {1, cid, tier, expires, npa, cfg} | {0, denial} | {-1} (id in use)
 if OP == 'lease' then
   local now, H, D, id, camp = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
@@ -281,9 +325,8 @@ if OP == 'lease' then
   end
   -- Leases can only be due once now reaches xm; most calls skip the expiry zset entirely.
   if xm and ge(now, xm) then
-    local g = G()
-    g.expire_ids(call('ZRANGEBYSCORE', EXP, '-inf', now))
-    g.refresh_xm()
+    expire_ids(call('ZRANGEBYSCORE', EXP, '-inf', now))
+    refresh_xm()
     xm = call('HGET', META, 'xm')
   end
 
@@ -299,26 +342,25 @@ if OP == 'lease' then
       if not best or sc < bscore or (sc == bscore and r[1] < best) then best, bscore = r[1], sc end
     end
   end
-  local nsteps = tonumber(ARGV[11])
-  local i = 12
+  local ladder = ARGV[11]
   local any = false
-  for _ = 1, nsteps do
-    local tier, n = ARGV[i], tonumber(ARGV[i + 1])
-    if n == 1 and not (pa and pz) then
+  for tier, list in string.gmatch(ladder, '(%d):([%d,]*)') do
+    if list == '' then
+      if tier == '5' then
+        any = true
+        if pa then consider(pa) end
+        if pz then consider(pz) end
+      end
+    elseif not (pa and pz) and not string.find(list, ',', 1, true) then
       -- One key to look at (the common same-NPA step): its head is the pick, no scores needed.
-      local key = (pa or pz)
-      if key then best = call('ZRANGE', key .. ':' .. ARGV[i + 2], '0', '0')[1] end
-    elseif tier == '5' and n == 0 then
-      any = true
-      if pa then consider(pa) end
-      if pz then consider(pz) end
+      local key = pa or pz
+      if key then best = call('ZRANGE', key .. ':' .. list, '0', '0')[1] end
     else
-      for j = i + 2, i + 1 + n do
-        if pa then consider(pa .. ':' .. ARGV[j]) end
-        if pz then consider(pz .. ':' .. ARGV[j]) end
+      for npa in string.gmatch(list, '%d+') do
+        if pa then consider(pa .. ':' .. npa) end
+        if pz then consider(pz .. ':' .. npa) end
       end
     end
-    i = i + 2 + n
     if best then
       btier = tier
       break
@@ -346,20 +388,14 @@ if OP == 'lease' then
     if not any then
       -- Every step has an NPA list here (an empty-list kAny step would have set `any`).
       local seen, sf, scf = {}, {}, {}
-      i = 12
-      for _ = 1, nsteps do
-        local n = tonumber(ARGV[i + 1])
-        for j = i + 2, i + 1 + n do
-          local npa = ARGV[j]
-          if not seen[npa] then
-            seen[npa] = true
-            for _, p in ipairs(pools) do
-              sf[#sf + 1] = 'A:' .. p .. ':' .. npa
-              scf[#scf + 1] = 'C:' .. p .. ':' .. npa
-            end
+      for npa in string.gmatch(ladder, '[:,](%d+)') do
+        if not seen[npa] then
+          seen[npa] = true
+          for _, p in ipairs(pools) do
+            sf[#sf + 1] = 'A:' .. p .. ':' .. npa
+            scf[#scf + 1] = 'C:' .. p .. ':' .. npa
           end
         end
-        i = i + 2 + n
       end
       members = sum(sf, CNT)
       if members == 0 then return {0, 3} end
@@ -423,43 +459,15 @@ if OP == 'release' then
   local o = ARGV[5] ~= '' and (ARGV[6] .. ' ' .. ARGV[5]) or nil
   local due = call('ZRANGEBYSCORE', EXP, '-inf', now)
   if #due > 0 then
-    G().expire_ids(due)
-    G().refresh_xm()
+    expire_ids(due)
+    refresh_xm()
   end
   if lid ~= '' then
-    local lkey = B .. 'l:' .. lid
-    local rec = call('GET', lkey)
+    local rec = call('GET', B .. 'l:' .. lid)
     if not rec or rec == '' then return 0 end
-    cid = string.sub(rec, 1, string.find(rec, '\n', 1, true) - 1)
-    local nk = B .. 'n:' .. cid
-    local v = call('HMGET', nk, 'npa', 'cfg', 'u', 'ls')
-    if not v[1] then return 0 end
-    local act, mc, hl, dl, _, camps = parse_cfg(v[2])
-    local lu, hw, hc, dw, dc, al, tu = string.match(v[3], UPAT)
-    local capped = false
-    if hl > 0 or dl > 0 then
-      local m = call('HMGET', META, 'wh', 'wd')
-      capped = (hl > 0 and hw == m[1] and tonumber(hc) >= hl) or
-               (dl > 0 and dw == m[2] and tonumber(dc) >= dl)
-    end
-    if capped or not act or string.find(camps, ',', 1, true) or v[4] ~= lid then
-      -- Capped, several pools, or other leases on the number: the general bookkeeping.
+    if not end_one(lid, rec, o) then
+      cid = string.sub(rec, 1, string.find(rec, '\n', 1, true) - 1)
       G().end_leases({[cid] = {[lid] = true}}, o and {[cid] = o} or nil)
-      return 1
-    end
-    call('DEL', lkey)
-    call('ZREM', EXP, lid)
-    al = al - 1
-    local u = lu .. ' ' .. hw .. ' ' .. hc .. ' ' .. dw .. ' ' .. dc .. ' ' .. al .. ' ' .. tu
-    if o then
-      call('HSET', nk, 'u', u, 'ls', '', 'o', o)
-    else
-      call('HSET', nk, 'u', u, 'ls', '')
-    end
-    if act and al + 1 >= mc and al < mc then
-      local p = camps == '' and '*' or camps
-      call('ZADD', B .. 'a:' .. p, lu, cid)
-      call('ZADD', B .. 'a:' .. p .. ':' .. v[1], lu, cid)
     end
     return 1
   end
@@ -566,7 +574,7 @@ if OP == 'abandon' then
   local lkey = B .. 'l:' .. ARGV[3]
   local rec = call('GET', lkey)
   if rec and rec ~= '' then
-    g.end_leases({[g.cid_of(rec)] = {[ARGV[3]] = true}})
+    if not end_one(ARGV[3], rec, nil) then g.end_leases({[g.cid_of(rec)] = {[ARGV[3]] = true}}) end
     return 1
   end
   if not rec then call('SET', lkey, '', 'PX', math.max(tonumber(ARGV[4]), 1000)) end
