@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -98,6 +99,14 @@ class GroupCommit {
   // lock, then marks them done and wakes every waiter (one of them may lead the next batch).
   void lead(std::unique_lock<std::mutex>& lock) {
     leading_ = true;
+    if (last_batch_ > 1) {
+      // The callers answered by the last batch are about to send their next requests: let them
+      // queue before taking the batch, or a fast caller leads a batch of one and the others
+      // follow alone (each batch pays its own commit and writes its own pages).
+      lock.unlock();
+      std::this_thread::yield();
+      lock.lock();
+    }
     std::vector<Job*> batch;
     while (!queue_.empty() && batch.size() < max_batch_) {
       Job* j = queue_.front();
@@ -110,6 +119,7 @@ class GroupCommit {
     run_batch(batch);
     lock.lock();
     for (Job* j : batch) j->done = true;
+    last_batch_ = batch.size();
     leading_ = false;
     cv_.notify_all();
   }
@@ -160,6 +170,7 @@ class GroupCommit {
   std::condition_variable cv_;
   std::deque<Job*> queue_;
   bool leading_ = false;
+  std::size_t last_batch_ = 0;
 };
 
 }  // namespace cidrot::storage::sqlite
