@@ -24,6 +24,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -254,15 +255,25 @@ class Writer final : public BatchTarget {
                        " meta_json = ?10, pick_state = ?11 WHERE id = ?1"),
         set_active_(*db_, "UPDATE numbers SET active = ?2, pick_state = ?3 WHERE id = ?1"),
         delete_number_(*db_, "DELETE FROM numbers WHERE id = ?1") {
-    // A lease dirties several pages and each automatic checkpoint fsyncs the WAL and the file,
-    // which stalls the batch; at SQLite's default (1000 pages) that stall came every ~100 leases
-    // and cost more than the leases. 10000 pages (~40 MB of WAL) checkpoint a tenth as often,
-    // and hot pages written many times in between are copied back once.
-    db_->exec("PRAGMA wal_autocheckpoint=10000");
+    // A lease dirties several pages and a checkpoint fsyncs the WAL and the file, which stalls
+    // the batch that runs it; at SQLite's default (every 1000 pages, in the committing
+    // connection) that stall came every ~100 leases and cost more than the leases. Instead a
+    // background connection (Checkpointer) copies the WAL back from kBackgroundCheckpointPages
+    // on, off the callers' path, and the writer itself checkpoints only at kWriterCheckpointPages
+    // (when it finds little left to copy): a background PASSIVE checkpoint alone never catches up
+    // under continuous writes, so the WAL would never restart and would grow without bound.
+    sqlite3_wal_hook(db_->getHandle(), &Writer::wal_hook, this);
     // Large imports run in one transaction; a page cache that holds them avoids spilling dirty
     // pages to the WAL mid-transaction and reading them back.
     db_->exec("PRAGMA cache_size=-32768");
   }
+
+  static constexpr int kBackgroundCheckpointPages = 2000;
+  static constexpr int kWriterCheckpointPages = 10000;
+
+  // Called by the background checkpointer's owner: fn() is run when the WAL has grown past
+  // kBackgroundCheckpointPages (in the committing thread; it must only signal).
+  void on_wal_growth(std::function<void()> fn) { wal_growth_ = std::move(fn); }
 
   // --- BatchTarget --------------------------------------------------------------------------
   void begin() override {
@@ -698,8 +709,20 @@ class Writer final : public BatchTarget {
     }
   }
 
+  // sqlite3_wal_hook: after each commit, with the WAL's size in pages.
+  static int wal_hook(void* self, sqlite3* db, const char* name, int pages) {
+    auto* w = static_cast<Writer*>(self);
+    if (pages >= kWriterCheckpointPages) {
+      sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    } else if (pages >= kBackgroundCheckpointPages && w->wal_growth_) {
+      w->wal_growth_();
+    }
+    return SQLITE_OK;
+  }
+
   Options opts_;
   std::unique_ptr<SQLite::Database> db_;
+  std::function<void()> wal_growth_;
   std::int64_t hour_ = 0, day_ = 0;  // the stored windows, as of this transaction
   // A lower bound of the earliest lease expiry in the file, as of this transaction (the write
   // lock keeps other processes out until COMMIT): a lease or release before it has nothing to
@@ -770,13 +793,64 @@ constexpr const char* kLiveLeases =
 // The write side of one database file in this process. Store objects opened on the same file
 // with the same options share it, so their writes batch together instead of contending for
 // SQLite's write lock (which would make them wait on each other in the busy handler).
+// Copies the WAL back into the database file (PASSIVE checkpoints) on its own connection and
+// thread when the writer says the WAL has grown, so that the fsyncs of a checkpoint are not paid
+// by a caller waiting for its lease. It never blocks writers or readers.
+class Checkpointer {
+ public:
+  explicit Checkpointer(const Options& opts) : db_(connect(opts)) {
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~Checkpointer() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  void poke() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (pending_) return;
+      pending_ = true;
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || pending_; });
+      if (stop_) return;
+      lock.unlock();
+      // Failures (busy, I/O) are left to the writer's own checkpoint.
+      sqlite3_wal_checkpoint_v2(db_->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                nullptr);
+      lock.lock();
+      pending_ = false;
+    }
+  }
+
+  std::unique_ptr<SQLite::Database> db_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool pending_ = false, stop_ = false;
+  std::thread thread_;
+};
+
 struct WriteSide {
   explicit WriteSide(const Options& opts)
       : writer(opts),
         commits(&writer, &writer,
-                std::chrono::milliseconds(std::max(opts.busy_timeout_ms, 1000) + 1000)) {}
+                std::chrono::milliseconds(std::max(opts.busy_timeout_ms, 1000) + 1000)),
+        checkpointer(opts) {
+    writer.on_wal_growth([this] { checkpointer.poke(); });
+  }
   Writer writer;
   GroupCommit<Writer> commits;
+  Checkpointer checkpointer;
 };
 
 std::shared_ptr<WriteSide> shared_write_side(const Options& opts) {
