@@ -3,7 +3,8 @@
 # with nothing installed beforehand but the system's compilers and -dev packages:
 #
 #   python  fresh venv, `pip install .` (scikit-build-core + pybind11 from PyPI), pytest
-#           tests/python against the installed package (run from outside the source tree)
+#           tests/python against the installed package (run from outside the source tree;
+#           mypy too, for the stub test)
 #   cmake   configure/build/`cmake --install` to a prefix, then build and run test_package/ and
 #           the example of docs/cpp.md against that prefix with find_package(cidrot)
 #   conan   conan (from PyPI, in a venv) with a throw-away CONAN_HOME, Conan Center disabled,
@@ -55,7 +56,7 @@ step_python() {
   rm -rf "$venv"
   "$PYTHON" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --upgrade pip
-  "$venv/bin/python" -m pip install --quiet "pytest>=7"
+  "$venv/bin/python" -m pip install --quiet "pytest>=7" mypy
   "$venv/bin/python" -m pip install "$ROOT"
   log "python: pytest tests/python against the installed package"
   # From outside the tree, so `import cidrot` can only find the installed package.
