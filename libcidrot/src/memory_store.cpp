@@ -599,6 +599,8 @@ class MemoryStore final : public Store {
   }
 
   void update_capped_no_list(Slot* s) {
+    // Inactive numbers are not members of any queue count; attach() recomputes on reactivation.
+    if (!s->active) return;
     const bool now_capped = capped_in(s, cur_hour_, cur_day_);
     if (now_capped == s->capped) return;
     s->capped = now_capped;

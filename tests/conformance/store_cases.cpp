@@ -500,3 +500,26 @@ TEST_CASE("the store answers ping and names its backend", "[conformance]") {
   const auto compiled = compiled_backends();
   CHECK(std::find(compiled.begin(), compiled.end(), name) != compiled.end());
 }
+
+TEST_CASE("an inactive capped number does not count at window rollover", "[conformance][limits]") {
+  Fixture f;  // 10:10 New York
+  f.add({num("2125550101", {"c"}, 0, 1), num("2125550102", {"c"})});
+  auto x = f.next("2125559999", "c");
+  REQUIRE(x);
+  CHECK(x.lease->number.caller_id == "2125550101");
+  f.rot->release(x.lease->id);
+  CHECK(f.rot->set_active("2125550101", false));  // daily-capped and now inactive
+  auto y = f.rot->next(CallRequest{"2125559999", "c", "a1", 7200s});  // outlives the hour
+  REQUIRE(y);
+  CHECK(y.lease->number.caller_id == "2125550102");
+  f.advance(std::chrono::hours(1));  // next hour, same day
+  // In scope: only 0102 (active), reserved -> all_reserved, not all_limited.
+  CHECK(f.pick("2125559999", "c") == "denied:all_reserved");
+  CHECK(f.rot->set_active("2125550101", true));  // still capped today
+  CHECK(f.pick("2125559999", "c") == "denied:all_reserved");
+  f.rot->release(y.lease->id);
+  CHECK(f.pick("2125559999", "c") == "2125550102");
+  CHECK(f.pick("2125559999", "c") == "denied:all_reserved");
+  f.clock->set(utc(2026, 3, 3, 5, 0, 0));  // midnight: 0101 is free again
+  CHECK(f.pick("2125559999", "c") == "2125550101");
+}
