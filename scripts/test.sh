@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUILD=${CIDROT_BUILD_DIR:-$ROOT/build-test}
+# Paths below the checkout are hashed relative to it, so clones in other folders share ccache hits.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$ROOT}
 
 bash scripts/install-deps.sh --test
 
