@@ -34,14 +34,14 @@ bool is_separator(char c) { return c == ' ' || c == '.' || c == '-' || c == '(' 
 bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 // `code` is the 3-digit NPA or NXX; `what` is "area code" or "exchange".
-void check_code(const char* field, const char* what, const std::string& code) {
+void check_code(const char* field, const char* what, std::string_view code) {
   if (code[0] == '0' || code[0] == '1') {
-    reject(field, std::string(what) + " " + code + " starts with " + code[0] + "; NANP " + what +
-                      "s start with 2-9");
+    reject(field, std::string(what) + " " + std::string(code) + " starts with " + code[0] +
+                      "; NANP " + what + "s start with 2-9");
   }
   if (code[1] == '1' && code[2] == '1') {
-    reject(field, std::string(what) + " " + code + " is an N11 service code (211-911), not a " +
-                      "dialable " + what);
+    reject(field, std::string(what) + " " + std::string(code) +
+                      " is an N11 service code (211-911), not a dialable " + what);
   }
 }
 
@@ -109,8 +109,9 @@ std::string normalize_nanp(std::string_view input, const char* field) {
     reject(field, "has " + std::to_string(digits.size()) +
                       " digits; expected 10, or 11 starting with the country code 1");
   }
-  check_code(field, "area code", digits.substr(0, 3));
-  check_code(field, "exchange", digits.substr(3, 3));
+  const std::string_view view(digits);
+  check_code(field, "area code", view.substr(0, 3));
+  check_code(field, "exchange", view.substr(3, 3));
   return digits;
 }
 
