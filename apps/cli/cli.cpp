@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -217,8 +218,10 @@ po::variables_map Session::parse(const std::vector<std::string>& args,
 }
 
 void Session::print_help(const po::options_description& visible) const {
+  std::string summary = command.summary;
+  summary[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(summary[0])));
   io.out << "Usage: cidrot " << command.name << ' ' << command.synopsis << "\n\n"
-         << command.summary << ".\n";
+         << summary << ".\n";
   if (*command.details) io.out << '\n' << command.details << '\n';
   if (!visible.options().empty()) io.out << '\n' << visible;
   io.out << '\n' << global_options();
