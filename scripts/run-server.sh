@@ -65,7 +65,7 @@ numbers=$(curl -fsS "${auth[@]}" "$URL/api/stats" | sed -n 's/^{"numbers":\([0-9
 if [[ "$numbers" == "0" ]]; then
   echo "run-server: the store is empty; importing examples/demo_numbers.csv"
   curl -fsS "${auth[@]}" -H 'Content-Type: text/csv' --data-binary @examples/demo_numbers.csv \
-    "$URL/api/numbers/import" | sed 's/,"errors".*//; s/^/run-server: /'
+    "$URL/api/numbers/import" | sed 's/,"errors".*/}/; s/^/run-server: /'
   echo
 elif [[ -z "$numbers" ]]; then
   echo "run-server: could not read /api/stats (admin token?); not importing the demo numbers"
@@ -78,7 +78,7 @@ cat <<EOF
   Try:
     curl '$URL/next-cid?to=2125551234&campaign=sales&agent=agent7'
     curl '$URL/next-cid?to=3105551234&campaign=sales&agent=agent7&format=text'
-    curl -H 'Authorization: Bearer \$ADMIN_TOKEN' '$URL/api/stats'
+    curl -H 'Authorization: Bearer ${ADMIN_TOKEN:-<your ADMIN_TOKEN>}' '$URL/api/stats'
 
   Ctrl-C stops the server.
 EOF

@@ -7,6 +7,7 @@
 #   bash bench/http/run.sh                  # builds build/ if needed; 10 s per point
 #   DURATION=30s CONNS="64 256" bash bench/http/run.sh
 #   CIDROT_SERVER_BIN=build-x/apps/server/cidrot-server bash bench/http/run.sh
+#   STORE=memory:// bash bench/http/run.sh  # the HTTP layer without SQLite's write path
 #
 # Prints a Markdown table (paste into bench/results/http.md) and the raw wrk output to
 # $OUT (default /tmp/cidrot-bench-http). Needs wrk and nginx (Debian: wrk, nginx-light).
@@ -54,11 +55,12 @@ sed "s|@PORT@|$NGINX_PORT|; s|@PREFIX@|$OUT/nginx|g" bench/http/nginx.conf >"$OU
 nginx -p "$OUT/nginx" -c "$OUT/nginx/nginx.conf" -e "$OUT/nginx/error.log" &
 NGINX_PID=$!
 
-# cidrot-server on the default store (a fresh SQLite file in its data directory), default
-# logging (access lines to a file).
+# cidrot-server on the default store (a fresh SQLite file in its data directory; STORE=memory://
+# for the in-memory store), default logging (access lines to a file).
 mkdir -p "$OUT/data"
 (cd "$OUT/data" && CIDROT_DATA_DIR="$OUT/data" CIDROT_LISTEN=127.0.0.1:$CIDROT_PORT \
-   ADMIN_TOKEN=$TOKEN exec "$SERVER" >"$OUT/server.out" 2>"$OUT/server.err") &
+   ADMIN_TOKEN=$TOKEN exec env ${STORE:+CIDROT_STORE=$STORE} "$SERVER" >"$OUT/server.out" \
+   2>"$OUT/server.err") &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
   grep -q "listening on" "$OUT/server.out" 2>/dev/null && break
