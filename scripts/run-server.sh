@@ -33,6 +33,7 @@ SERVER="$BUILD/apps/server/cidrot-server"
 if "$SERVER" --print-config "$@" | grep -q '^ADMIN_TOKEN=    #'; then
   ADMIN_TOKEN=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
   export ADMIN_TOKEN
+  SHOWN_TOKEN=$ADMIN_TOKEN
   echo "run-server: no ADMIN_TOKEN configured; using ADMIN_TOKEN=$ADMIN_TOKEN for this run"
   echo "            (put ADMIN_TOKEN=... in .env to keep one)"
 fi
@@ -78,7 +79,7 @@ cat <<EOF
   Try:
     curl '$URL/next-cid?to=2125551234&campaign=sales&agent=agent7'
     curl '$URL/next-cid?to=3105551234&campaign=sales&agent=agent7&format=text'
-    curl -H 'Authorization: Bearer ${ADMIN_TOKEN:-<your ADMIN_TOKEN>}' '$URL/api/stats'
+    curl -H 'Authorization: Bearer ${SHOWN_TOKEN:-<your ADMIN_TOKEN>}' '$URL/api/stats'
 
   Ctrl-C stops the server.
 EOF
