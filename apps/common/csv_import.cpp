@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <istream>
 #include <limits>
 #include <ostream>
@@ -376,7 +377,8 @@ void write_row(std::ostream& out, const Number& n, bool full) {
 void import_csv(std::istream& in, Rotator& rotator, const ImportOptions& options,
                 ImportSummary& summary, const ImportCallbacks& callbacks) {
   Reader reader(in, options.reader);
-  const std::size_t chunk_rows = std::max<std::size_t>(options.chunk_rows, 1);
+  std::size_t chunk_rows = std::max<std::size_t>(options.chunk_rows, 1);
+  const auto target = options.target_upsert_time;
   std::vector<Number> chunk;
   std::unordered_map<std::string, std::size_t> index;  // caller_id -> position in chunk
   std::int64_t repeats = 0;
@@ -387,7 +389,14 @@ void import_csv(std::istream& in, Rotator& rotator, const ImportOptions& options
       // SQLite (measured in bench/results/cli.md).
       std::sort(chunk.begin(), chunk.end(),
                 [](const Number& a, const Number& b) { return a.caller_id < b.caller_id; });
+      const auto start = std::chrono::steady_clock::now();
       const UpsertResult r = rotator.add_numbers(std::move(chunk));
+      const auto took = std::chrono::steady_clock::now() - start;
+      if (target.count() > 0) {
+        if (took < target / 2 && chunk_rows * 2 <= options.max_chunk_rows) chunk_rows *= 2;
+        if (took > target * 2)
+          chunk_rows = std::max(chunk_rows / 2, std::min<std::size_t>(chunk_rows, 1000));
+      }
       summary.inserted += r.inserted;
       summary.updated += r.updated + repeats;
       summary.committed = true;

@@ -26,6 +26,7 @@
 #ifndef CIDROT_APP_CSV_IMPORT_H_
 #define CIDROT_APP_CSV_IMPORT_H_
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -126,9 +127,15 @@ void append_field(std::string& out, std::string_view value);
 // ---- Import driver (the same rules for the CLI and the server) ----
 
 struct ImportOptions {
-  bool dry_run = false;                // validate only; write nothing
-  bool atomic = false;                 // all rows in one upsert, and only if no row was rejected
-  std::size_t chunk_rows = 10000;      // rows per upsert otherwise (each chunk is atomic)
+  bool dry_run = false;            // validate only; write nothing
+  bool atomic = false;             // all rows in one upsert, and only if no row was rejected
+  std::size_t chunk_rows = 10000;  // rows per upsert otherwise (each chunk is atomic)
+  // When > 0, chunk_rows is only the first chunk's size: later chunks double while an upsert
+  // takes under half of this and halve when one takes over twice this (between 1000 and
+  // max_chunk_rows). Large chunks write a big file several times faster; short upserts keep
+  // other writers of the store (a running server) waiting less.
+  std::chrono::milliseconds target_upsert_time{0};
+  std::size_t max_chunk_rows = 200000;
   std::size_t max_errors_kept = 1000;  // ImportSummary::errors keeps at most this many
   ReaderOptions reader;
 };
