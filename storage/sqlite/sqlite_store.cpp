@@ -254,7 +254,8 @@ class Writer final : public BatchTarget {
                        " hourly_limit = ?6, daily_limit = ?7, max_concurrent = ?8, active = ?9,"
                        " meta_json = ?10, pick_state = ?11 WHERE id = ?1"),
         set_active_(*db_, "UPDATE numbers SET active = ?2, pick_state = ?3 WHERE id = ?1"),
-        delete_number_(*db_, "DELETE FROM numbers WHERE id = ?1") {
+        delete_number_(*db_, "DELETE FROM numbers WHERE id = ?1"),
+        empty_(*db_, "SELECT NOT EXISTS (SELECT 1 FROM numbers)") {
     // A lease dirties several pages and a checkpoint fsyncs the WAL and the file, which stalls
     // the batch that runs it; at SQLite's default (every 1000 pages, in the committing
     // connection) that stall came every ~100 leases and cost more than the leases. Instead a
@@ -268,6 +269,7 @@ class Writer final : public BatchTarget {
     db_->exec("PRAGMA cache_size=-32768");
   }
 
+  static constexpr std::size_t kBulkImport = 10000;
   static constexpr int kBackgroundCheckpointPages = 2000;
   static constexpr int kWriterCheckpointPages = 10000;
 
@@ -448,6 +450,11 @@ class Writer final : public BatchTarget {
 
   UpsertResult upsert(const std::vector<Number>& numbers) {
     UpsertResult r;
+    // A large import into an empty store builds the "any NPA" pick index and the npa index once,
+    // sorted, after the rows are in, instead of entry by entry. DDL is transactional: a failed
+    // batch rolls the indexes back with the rows.
+    const bool bulk = numbers.size() >= kBulkImport && store_empty();
+    if (bulk) db_->exec("DROP INDEX pick_any; DROP INDEX numbers_npa");
     for (const Number& given : numbers) {
       Row next;
       next.number = given;
@@ -502,6 +509,12 @@ class Writer final : public BatchTarget {
         file_pick(*old, pick_delete_);
       }
       file_pick(next, pick_insert_);
+    }
+    // The same definitions as the newest schema's (sqlite_db.cpp; the bulk-import test compares).
+    if (bulk) {
+      db_->exec(
+          "CREATE INDEX pick_any ON pick (campaign, state, last_used, caller_id, number_id);"
+          "CREATE INDEX numbers_npa ON numbers (npa)");
     }
     return r;
   }
@@ -583,6 +596,12 @@ class Writer final : public BatchTarget {
     q->bind(1, id);
     if (!q->executeStep()) throw missing_number(id);
     return read_row(*q);
+  }
+
+  bool store_empty() {
+    Use q(empty_);
+    q->executeStep();
+    return q->getColumn(0).getInt() != 0;
   }
 
   std::optional<Row> find(const std::string& caller_id) {
@@ -734,7 +753,7 @@ class Writer final : public BatchTarget {
   SQLite::Statement row_, row_by_cid_, pick_npa_, pick_any_, use_number_, adjust_leases_;
   SQLite::Statement set_pick_state_, pick_move_, pick_insert_, pick_delete_, insert_lease_;
   SQLite::Statement find_lease_, delete_lease_, delete_leases_of_, outcome_;
-  SQLite::Statement insert_number_, update_number_, set_active_, delete_number_;
+  SQLite::Statement insert_number_, update_number_, set_active_, delete_number_, empty_;
 };
 
 // Reader connections, created on demand and reused; each is used by one thread at a time.

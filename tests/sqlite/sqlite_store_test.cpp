@@ -191,3 +191,38 @@ TEST_CASE("a lease is served by index probes, never a scan of the pool", "[store
     CHECK(detail.find("TEMP B-TREE FOR ORDER BY") == std::string::npos);
   }
 }
+
+TEST_CASE("a bulk import into an empty store rebuilds its indexes as the schema defines them",
+          "[store]") {
+  Db db;
+  std::vector<Number> numbers;
+  for (int i = 0; i < 12000; ++i) {
+    numbers.push_back(make_number(std::to_string(3125550000LL + (i * 7919) % 12000), 1));
+  }
+  numbers.push_back(make_number("2125550100", 1));
+  UpsertResult r = db.store->upsert_numbers(numbers);
+  CHECK(r.inserted == 12001);
+  Db fresh;
+  fresh.store->upsert_numbers({make_number("2125550101")});
+  SQLite::Database raw(db.path), ref(fresh.path);
+  const std::string schema =
+      "SELECT group_concat(name || ':' || sql, ';') FROM"
+      " (SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+      " ORDER BY name)";
+  CHECK(raw.execAndGet(schema).getString() == ref.execAndGet(schema).getString());
+  CHECK(raw.execAndGet("PRAGMA integrity_check").getString() == "ok");
+  CHECK(query_int(raw, "SELECT count(*) FROM pick INDEXED BY pick_any") == 12001);
+  // Served through the rebuilt indexes: the same-NPA step and the any step.
+  const Ladder ladder = {LadderStep{Tier::kSameNpa, {212}}, LadderStep{Tier::kAny, {}}};
+  LeaseResult first = db.lease(db.at(60), ladder);
+  REQUIRE(first);
+  CHECK(first.lease->number.caller_id == "2125550100");
+  LeaseResult second = db.lease(db.at(60), ladder);
+  REQUIRE(second);
+  CHECK(second.lease->tier == Tier::kAny);
+  CHECK(second.lease->number.caller_id == "3125550000");
+  ListQuery q;
+  q.area_codes = {312};
+  q.limit = 1;
+  CHECK(db.store->list_numbers(q, db.at(60)).total == 12000);
+}
