@@ -72,22 +72,22 @@ std::string area_text(const std::string& area_code) {
   return s + ")";
 }
 
-void print_table(std::ostream& out, const std::vector<NumberState>& items) {
+void print_table_header(std::ostream& out) {
   out << std::left << std::setw(11) << "CALLER_ID" << std::setw(5) << "AREA" << std::setw(16)
       << "CARRIER" << std::setw(7) << "ACTIVE" << std::setw(12) << "HOUR" << std::setw(12) << "DAY"
       << std::setw(7) << "LEASES" << std::setw(9) << "USES" << std::setw(25) << "LAST_USED"
       << "CAMPAIGNS\n";
-  for (const NumberState& s : items) {
-    const Number& n = s.number;
-    std::string carrier = n.carrier.substr(0, 15);
-    const std::string last = iso_time(s.last_used);
-    out << std::setw(11) << n.caller_id << std::setw(5) << n.area_code << std::setw(16) << carrier
-        << std::setw(7) << (n.active ? "yes" : "no") << std::setw(12)
-        << limit_text(s.hour_count, n.hourly_limit) << std::setw(12)
-        << limit_text(s.day_count, n.daily_limit) << std::setw(7) << s.active_leases << std::setw(9)
-        << s.total_uses << std::setw(25) << (last.empty() ? "never" : last) << campaigns_text(n)
-        << '\n';
-  }
+}
+
+void print_row(std::ostream& out, const NumberState& s) {
+  const Number& n = s.number;
+  const std::string last = iso_time(s.last_used);
+  out << std::left << std::setw(11) << n.caller_id << std::setw(5) << n.area_code << std::setw(16)
+      << n.carrier.substr(0, 15) << std::setw(7) << (n.active ? "yes" : "no") << std::setw(12)
+      << limit_text(s.hour_count, n.hourly_limit) << std::setw(12)
+      << limit_text(s.day_count, n.daily_limit) << std::setw(7) << s.active_leases << std::setw(9)
+      << s.total_uses << std::setw(25) << (last.empty() ? "never" : last) << campaigns_text(n)
+      << '\n';
 }
 
 // enable, disable and remove share their shape: each named number, exit 5 if any is missing.
@@ -218,30 +218,37 @@ int cmd_list(Session& s, const std::vector<std::string>& args) {
   q.descending = vm.count("desc") > 0;
 
   Rotator& rot = s.rotator();
-  ListPage page;
-  if (vm.count("all")) {
-    q.limit = 10000;
-    for (q.offset = 0;; q.offset += q.limit) {
-      ListPage p = rot.list_numbers(q);
-      page.total = p.total;
-      for (auto& item : p.items) page.items.push_back(std::move(item));
-      if (static_cast<std::int64_t>(p.items.size()) < q.limit) break;
+  // Pages are printed as they arrive, so that --all over a million numbers holds one page.
+  const bool as_json = vm.count("json") > 0;
+  const bool all = vm.count("all") > 0;
+  q.limit = all ? 10000 : vm["limit"].as<std::int64_t>();
+  q.offset = all ? 0 : vm["offset"].as<std::int64_t>();
+  std::ostream& out = s.io.out;
+  std::int64_t shown = 0, total = 0;
+  for (;; q.offset += q.limit) {
+    const ListPage page = rot.list_numbers(q);
+    if (shown == 0) {
+      total = page.total;
+      if (as_json) {
+        out << "{\"total\":" << total << ",\"items\":[";
+      } else {
+        print_table_header(out);
+      }
     }
-  } else {
-    q.limit = vm["limit"].as<std::int64_t>();
-    q.offset = vm["offset"].as<std::int64_t>();
-    page = rot.list_numbers(q);
+    for (const NumberState& item : page.items) {
+      if (as_json) {
+        out << (shown ? "," : "") << json::serialize(number_json(item));
+      } else {
+        print_row(out, item);
+      }
+      ++shown;
+    }
+    if (!all || static_cast<std::int64_t>(page.items.size()) < q.limit) break;
   }
-  if (vm.count("json")) {
-    json::array items;
-    for (const auto& item : page.items) items.push_back(number_json(item));
-    print_json(s.io.out, json::object{{"total", page.total}, {"items", std::move(items)}});
-    return kExitOk;
-  }
-  print_table(s.io.out, page.items);
-  if (static_cast<std::int64_t>(page.items.size()) < page.total) {
-    s.io.out << "(" << page.items.size() << " of " << page.total
-             << " shown; use --offset, --limit or --all)\n";
+  if (as_json) {
+    out << "]}\n";
+  } else if (shown < total) {
+    out << "(" << shown << " of " << total << " shown; use --offset, --limit or --all)\n";
   }
   return kExitOk;
 }
