@@ -10,10 +10,14 @@
 #include "cidrot/nanp.h"
 #include "cidrot/version.h"
 #include "cidrot_app/csv_import.h"
+#include "cidrot_app/json.h"
 #include "codec.h"
 
 namespace cidrot::server {
 namespace {
+
+using app::denial_message;
+using app::reservation_json;
 
 using Params = std::vector<std::pair<std::string, std::string>>;
 
@@ -30,32 +34,7 @@ std::string_view required(const Context& c, std::string_view name, const char* w
   return *v;
 }
 
-const char* denial_message(DenialReason r) {
-  switch (r) {
-    case DenialReason::kPoolEmpty:
-      return "the campaign's pool has no active numbers";
-    case DenialReason::kAllReserved:
-      return "every number in scope is in use by other calls";
-    case DenialReason::kAllLimited:
-      return "every number in scope is at its hourly or daily cap";
-    case DenialReason::kNoMatchInScope:
-      return "the pool has numbers, but none inside the campaign's local-presence tiers";
-  }
-  return "";
-}
-
 std::string json(const boost::json::object& o) { return boost::json::serialize(o); }
-
-boost::json::object lease_object(const Lease& l) {
-  return {{"reservation_id", l.id},
-          {"caller_id", l.number.caller_id},
-          {"campaign", l.campaign},
-          {"agent", l.agent},
-          {"destination", l.destination},
-          {"leased_at", iso8601(l.leased_at)},
-          {"expires_at", iso8601(l.expires_at)},
-          {"match", tier_name(l.tier)}};
-}
 
 SortKey parse_sort(std::string_view v) {
   if (v == "caller_id") return SortKey::kCallerId;
@@ -225,7 +204,7 @@ void Api::list_reservations(Context& c) {
   std::int64_t limit = 100;
   if (const auto l = c.param("limit")) limit = parse_int_param("limit", *l, 1, 10000);
   boost::json::array items;
-  for (const Lease& l : rot_.list_leases(limit)) items.push_back(lease_object(l));
+  for (const Lease& l : rot_.list_leases(limit)) items.push_back(reservation_json(l));
   const auto count = static_cast<std::int64_t>(items.size());
   c.json(http::status::ok, json({{"count", count}, {"items", std::move(items)}}));
 }

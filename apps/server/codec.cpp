@@ -191,18 +191,6 @@ void throw_invalid(std::string_view field, const std::string& message) {
   throw Error(ErrorCode::kInvalidArgument, std::string(field) + ": " + message, std::string(field));
 }
 
-std::string iso8601(TimePoint t) {
-  const std::int64_t ms = to_unix_ms(t);
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
-}
-
 std::string lease_json(const Lease& lease) {
   const Number& n = lease.number;
   std::string out;
@@ -235,62 +223,6 @@ std::string lease_json(const Lease& lease) {
   out += lease.destination;
   out += "\"}";
   return out;
-}
-
-boost::json::object number_json(const Number& n) {
-  boost::json::object o;
-  o["caller_id"] = n.caller_id;
-  o["area_code"] = n.area_code;
-  o["carrier"] = n.carrier;
-  boost::json::array campaigns;
-  for (const auto& c : n.campaigns) campaigns.emplace_back(c);
-  o["campaigns"] = std::move(campaigns);
-  o["hourly_limit"] = n.hourly_limit.value_or(0);
-  o["daily_limit"] = n.daily_limit.value_or(0);
-  o["max_concurrent"] = n.max_concurrent;
-  o["active"] = n.active;
-  boost::system::error_code ec;
-  boost::json::value meta = boost::json::parse(n.meta_json, ec);
-  o["meta"] = (ec || !meta.is_object()) ? boost::json::value(boost::json::object()) : meta;
-  return o;
-}
-
-boost::json::object number_json(const NumberState& s) {
-  boost::json::object o = number_json(s.number);
-  o["last_used"] = to_unix_ms(s.last_used) == 0 ? boost::json::value(nullptr)
-                                                : boost::json::value(iso8601(s.last_used));
-  o["total_uses"] = s.total_uses;
-  o["hour_count"] = s.hour_count;
-  o["day_count"] = s.day_count;
-  o["active_leases"] = s.active_leases;
-  o["hourly_capped"] = s.hourly_capped();
-  o["daily_capped"] = s.daily_capped();
-  o["last_disposition"] = s.last_disposition;
-  o["last_duration_s"] =
-      s.last_duration_s < 0 ? boost::json::value(nullptr) : boost::json::value(s.last_duration_s);
-  return o;
-}
-
-boost::json::object stats_json(const StoreStats& s) {
-  boost::json::object o;
-  o["numbers"] = s.numbers;
-  o["active"] = s.active;
-  o["disabled"] = s.disabled;
-  o["leased_numbers"] = s.leased_numbers;
-  o["active_leases"] = s.active_leases;
-  o["capped_hourly"] = s.capped_hourly;
-  o["capped_daily"] = s.capped_daily;
-  o["total_uses"] = s.total_uses;
-  boost::json::object by_campaign;
-  for (const auto& [name, count] : s.leases_by_campaign) by_campaign[name] = count;
-  o["leases_by_campaign"] = std::move(by_campaign);
-  boost::json::array areas;
-  for (const auto& a : s.area_codes) {
-    areas.push_back(boost::json::object{
-        {"area_code", std::to_string(a.npa)}, {"numbers", a.numbers}, {"available", a.available}});
-  }
-  o["area_codes"] = std::move(areas);
-  return o;
 }
 
 boost::json::object parse_json_object(std::string_view body) {

@@ -18,6 +18,7 @@
 
 #include "cidrot/error.h"
 #include "cidrot/types.h"
+#include "cidrot_app/json.h"
 #include "router.h"
 
 namespace cidrot::server {
@@ -45,8 +46,6 @@ Error rename_field(const Error& error, std::string_view from, std::string_view t
 // --- encoding
 // -------------------------------------------------------------------------------------
 
-// "2026-11-21T16:55:00.123Z".
-std::string iso8601(TimePoint t);
 // `s` as a JSON string literal, quotes included.
 std::string json_quote(std::string_view s);
 
@@ -54,9 +53,10 @@ std::string json_quote(std::string_view s);
 // campaign, agent, destination}. Written by hand: it is the hot path.
 std::string lease_json(const Lease& lease);
 
-boost::json::object number_json(const NumberState& state);
-boost::json::object number_json(const Number& number);
-boost::json::object stats_json(const StoreStats& stats);
+// iso8601, number_json, stats_json: shared with the CLI (apps/common).
+using app::iso8601;
+using app::number_json;
+using app::stats_json;
 
 // --- decoding
 // -------------------------------------------------------------------------------------
