@@ -142,7 +142,8 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(srv_.opt.idle_timeout);
     stream_.async_read_some(buffer_.prepare(8192),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                              if (ec) return self->close();
+                              // Closed by shutdown() while the bytes were on their way.
+                              if (ec || self->state_ == State::kClosed) return self->close();
                               self->state_ = State::kReading;
                               self->buffer_.commit(n);
                               self->read_header();
