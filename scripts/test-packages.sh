@@ -18,6 +18,8 @@
 #   PYTHON                         interpreter for the venvs (default: python3)
 #   CIDROT_JOBS                    parallel compile jobs (default: 2)
 #   CIDROT_PACKAGES_WORKDIR        keep venvs/builds/prefix there (default: a temp dir, removed)
+#   CIDROT_INSTALL_FROM_BUILD      an already built tree to `cmake --install` (skips the cmake
+#                                  step's own build; CI passes its main build)
 #   CIDROT_CMAKE_ARGS              extra arguments for the `cmake --install` build, e.g.
 #                                  "-DCIDROT_WITH_POSTGRES=OFF" on a machine without libpq
 # Uses ccache when installed (CCACHE_DIR as set by the caller).
@@ -66,15 +68,21 @@ step_python() {
 
 step_cmake() {
   local build=$WORK/build-install prefix=$WORK/prefix
-  log "cmake: build and install to $prefix"
   rm -rf "$build" "$prefix"
-  # shellcheck disable=SC2086  # CIDROT_CMAKE_ARGS is a list of arguments
-  cmake -S "$ROOT" -B "$build" "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Release \
-    -DCIDROT_BUILD_TESTS=OFF -DCIDROT_BUILD_SERVER=OFF -DCIDROT_BUILD_CLI=OFF \
-    -DCIDROT_BUILD_PYTHON=OFF -DCIDROT_INSTALL=ON -DCMAKE_INSTALL_PREFIX="$prefix" \
-    ${CIDROT_CMAKE_ARGS:-}
-  cmake --build "$build" --parallel "$JOBS"
-  cmake --install "$build"
+  if [[ -n ${CIDROT_INSTALL_FROM_BUILD:-} ]]; then
+    # CI has just built and tested everything there: install that build instead of a second one.
+    log "cmake: install $CIDROT_INSTALL_FROM_BUILD to $prefix"
+    cmake --install "$CIDROT_INSTALL_FROM_BUILD" --prefix "$prefix"
+  else
+    log "cmake: build and install to $prefix"
+    # shellcheck disable=SC2086  # CIDROT_CMAKE_ARGS is a list of arguments
+    cmake -S "$ROOT" -B "$build" "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Release \
+      -DCIDROT_BUILD_TESTS=OFF -DCIDROT_BUILD_SERVER=OFF -DCIDROT_BUILD_CLI=OFF \
+      -DCIDROT_BUILD_PYTHON=OFF -DCIDROT_INSTALL=ON -DCMAKE_INSTALL_PREFIX="$prefix" \
+      ${CIDROT_CMAKE_ARGS:-}
+    cmake --build "$build" --parallel "$JOBS"
+    cmake --install "$build"
+  fi
   [[ -f $prefix/include/cidrot/cidrot.h ]] || fail "headers not installed"
   [[ -f $prefix/lib/cmake/cidrot/cidrotConfig.cmake ]] || fail "cidrotConfig.cmake not installed"
   [[ -f $prefix/lib/cmake/cidrot/cidrotConfigVersion.cmake ]] || fail "version file not installed"

@@ -30,7 +30,7 @@ ctest --test-dir "$BUILD" --output-on-failure -j2 --timeout 600
 
 if [[ -x scripts/test-packages.sh || -f scripts/test-packages.sh ]]; then
   echo "== packages: pip install . + pytest, install-prefix consumer, conan create"
-  bash scripts/test-packages.sh
+  CIDROT_INSTALL_FROM_BUILD="$BUILD" bash scripts/test-packages.sh
 fi
 
 if [[ -f tests/browser/run.sh ]]; then
