@@ -14,6 +14,7 @@
 #include "cidrot/error.h"
 #include "cidrot/store.h"
 #include "cidrot_app/csv_import.h"
+#include "cidrot_app/json.h"
 #include "session.h"
 
 namespace cidrot::cli {
@@ -243,18 +244,7 @@ std::vector<std::string> split_list(const std::vector<std::string>& values) {
   return out;
 }
 
-std::string iso_time(TimePoint t) {
-  const std::int64_t ms = to_unix_ms(t);
-  if (ms == 0) return "";
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000 - (ms % 1000 < 0 ? 1 : 0));
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(((ms % 1000) + 1000) % 1000));
-  return buf;
-}
+std::string iso_time(TimePoint t) { return to_unix_ms(t) == 0 ? "" : app::iso8601(t); }
 
 int run(const std::vector<std::string>& args, Io& io) {
   std::string prefix = "cidrot: ";

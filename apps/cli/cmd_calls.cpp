@@ -10,23 +10,6 @@
 
 namespace cidrot::cli {
 namespace json = boost::json;
-namespace {
-
-const char* denial_text(DenialReason reason) {
-  switch (reason) {
-    case DenialReason::kPoolEmpty:
-      return "the campaign's pool has no active numbers";
-    case DenialReason::kAllReserved:
-      return "every number in scope is in use by other calls";
-    case DenialReason::kAllLimited:
-      return "every number in scope is at its hourly or daily cap";
-    case DenialReason::kNoMatchInScope:
-      return "the pool has numbers, but none inside the campaign's local-presence tiers";
-  }
-  return "";
-}
-
-}  // namespace
 
 int cmd_next(Session& s, const std::vector<std::string>& args) {
   po::options_description visible("Options");
@@ -52,7 +35,8 @@ int cmd_next(Session& s, const std::vector<std::string>& args) {
   const LeaseResult r = s.rotator().next(req);
   if (!r) {
     const char* reason = denial_reason_name(r.denial);
-    const std::string message = std::string("no caller-ID available: ") + denial_text(r.denial);
+    const std::string message =
+        std::string("no caller-ID available: ") + app::denial_message(r.denial);
     if (vm.count("json")) {
       print_json(s.io.out, json::object{{"error", "no_caller_id"},
                                         {"reason", reason},
@@ -117,7 +101,7 @@ int cmd_stats(Session& s, const std::vector<std::string>& args) {
 
   const StoreStats st = s.rotator().stats();
   if (vm.count("json")) {
-    print_json(s.io.out, stats_json(st));
+    print_json(s.io.out, app::stats_json(st));
     return kExitOk;
   }
   std::ostream& out = s.io.out;

@@ -133,7 +133,7 @@ int cmd_add(Session& s, const std::vector<std::string>& args) {
   }
   const UpsertResult r = rot.add_numbers({n});
   if (vm.count("json")) {
-    if (auto state = rot.get_number(n.caller_id)) print_json(s.io.out, number_json(*state));
+    if (auto state = rot.get_number(n.caller_id)) print_json(s.io.out, app::number_json(*state));
   } else {
     s.io.out << (r.inserted ? "added " : "updated ") << n.caller_id << '\n';
   }
@@ -237,7 +237,7 @@ int cmd_list(Session& s, const std::vector<std::string>& args) {
     }
     for (const NumberState& item : page.items) {
       if (as_json) {
-        out << (shown ? "," : "") << json::serialize(number_json(item));
+        out << (shown ? "," : "") << json::serialize(app::number_json(item));
       } else {
         print_row(out, item);
       }
@@ -270,17 +270,9 @@ int cmd_show(Session& s, const std::vector<std::string>& args) {
     }
   }
   if (vm.count("json")) {
-    json::object o = number_json(*state);
+    json::object o = app::number_json(*state);
     json::array ls;
-    for (const Lease& l : leases) {
-      ls.push_back(json::object{{"reservation_id", l.id},
-                                {"campaign", l.campaign},
-                                {"agent", l.agent},
-                                {"destination", l.destination},
-                                {"leased_at", iso_time(l.leased_at)},
-                                {"expires_at", iso_time(l.expires_at)},
-                                {"match", tier_name(l.tier)}});
-    }
+    for (const Lease& l : leases) ls.push_back(app::reservation_json(l));
     o["leases"] = std::move(ls);
     print_json(s.io.out, o);
     return kExitOk;
@@ -382,7 +374,7 @@ int cmd_set(Session& s, const std::vector<std::string>& args) {
   }
   rot.add_numbers({n});
   if (vm.count("json")) {
-    if (auto updated = rot.get_number(cid)) print_json(s.io.out, number_json(*updated));
+    if (auto updated = rot.get_number(cid)) print_json(s.io.out, app::number_json(*updated));
   } else {
     s.io.out << "updated " << cid << '\n';
   }

@@ -1,23 +1,20 @@
 // Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
-// Private to the CLI: the JSON forms `--json` prints. `lease_json` is the object the HTTP API's
-// /next-cid returns: {caller_id, carrier, area_code, meta, reservation_id, expires_at, match}.
+// Private to the CLI: what `--json` prints. Numbers, stats and reservations use the JSON forms the
+// server uses (cidrot_app/json.h); `lease_json` is the object /next-cid returns.
 #ifndef CIDROT_APPS_CLI_JSON_OUT_H_
 #define CIDROT_APPS_CLI_JSON_OUT_H_
 
 #include <boost/json.hpp>
 #include <iosfwd>
-#include <string>
 
 #include "cidrot/types.h"
+#include "cidrot_app/json.h"
 
 namespace cidrot::cli {
 
-// meta_json as a JSON value (it is validated as an object on the way in; a string otherwise).
-boost::json::value meta_value(const std::string& meta_json);
-
+// {caller_id, carrier, area_code, meta, reservation_id, expires_at, match, campaign, agent,
+// destination}: the body of cidrot-server's GET /next-cid (apps/server/codec.cpp lease_json).
 boost::json::object lease_json(const Lease& lease);
-boost::json::object number_json(const NumberState& state);
-boost::json::object stats_json(const StoreStats& stats);
 
 // Serialises `value` and a newline.
 void print_json(std::ostream& out, const boost::json::value& value);
