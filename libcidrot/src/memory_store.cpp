@@ -10,7 +10,9 @@
 //   concurrency limit, not capped), ordered by (last_used, caller_id): its front is the LRU pick.
 //   A lease moves the number to the back (last_used only grows) or unlinks it; a release
 //   re-inserts it walking from the back, which is O(1) when calls end roughly in the order they
-//   started and O(d) for d later-started, earlier-ended calls in the same NPA otherwise;
+//   started and O(d) for d later-started, earlier-ended calls in the same NPA otherwise.
+//   Never-used numbers wait in a per-queue set by caller_id instead (they all precede every used
+//   number), so importing numbers in any order costs O(log n) each;
 // - capped numbers are unlinked and remembered; they are re-admitted once when the window rolls;
 // - leases sit in a hash map by id plus a lazy min-heap by expiry, drained at each lease call.
 // One mutex guards everything: the critical section is a few hundred nanoseconds.
@@ -21,6 +23,7 @@
 #include <deque>
 #include <mutex>
 #include <queue>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -105,13 +108,22 @@ struct Node {
 
 struct Pool;
 
+struct SlotKeyLess {
+  bool operator()(const Node* a, const Node* b) const;
+};
+
 struct Queue {
-  Node head;  // sentinel: head.next is the LRU front
+  Node head;  // sentinel: head.next is the LRU front of the used numbers
+  // Never-used numbers (last_used 0), by caller_id. They all come before every used number; a
+  // set keeps bulk imports in any order O(log n) where a list insert would walk the queue.
+  std::set<Node*, SlotKeyLess> fresh;
   Pool* pool = nullptr;
   std::int64_t members = 0;  // active numbers of this pool with this NPA
   std::int64_t capped = 0;   // ... of which at an hourly or daily cap
   Queue() { head.prev = head.next = &head; }
-  bool empty() const { return head.next == &head; }
+  bool empty() const { return fresh.empty() && head.next == &head; }
+  // The LRU number of the queue; the queue must not be empty.
+  Slot* front() const { return fresh.empty() ? head.next->slot : (*fresh.begin())->slot; }
 };
 
 struct Pool {
@@ -155,6 +167,10 @@ struct Slot {
   Node& node(std::uint32_t i) { return i == 0 ? first : extra[i - 1]; }
 };
 
+bool SlotKeyLess::operator()(const Node* a, const Node* b) const {
+  return a->slot->key < b->slot->key;
+}
+
 struct LeaseRec {
   Slot* slot;
   std::int64_t leased_at_ms, expires_ms;
@@ -176,9 +192,16 @@ class MemoryStore final : public Store {
   std::string backend_name() const override { return "memory"; }
 
   UpsertResult upsert_numbers(const std::vector<Number>& numbers) override {
+    // New numbers enter their queues in caller_id order, so each lands at an end (O(1)).
+    std::vector<const Number*> ordered;
+    ordered.reserve(numbers.size());
+    for (const Number& n : numbers) ordered.push_back(&n);
+    std::sort(ordered.begin(), ordered.end(),
+              [](const Number* a, const Number* b) { return a->caller_id < b->caller_id; });
     std::lock_guard<std::mutex> lock(mu_);
     UpsertResult r;
-    for (const Number& n : numbers) {
+    for (const Number* np : ordered) {
+      const Number& n = *np;
       const std::uint64_t key = caller_key(n.caller_id);
       auto it = index_.find(key);
       Slot* s;
@@ -620,6 +643,10 @@ class MemoryStore final : public Store {
     if (!s->queued) return;
     for (std::uint32_t i = 0; i < s->node_count; ++i) {
       Node& n = s->node(i);
+      if (s->last_used_ms == 0) {
+        n.queue->fresh.erase(&n);
+        continue;
+      }
       n.prev->next = n.next;
       n.next->prev = n.prev;
       n.prev = n.next = nullptr;
@@ -631,9 +658,21 @@ class MemoryStore final : public Store {
     if (s->queued || !available(s)) return;
     for (std::uint32_t i = 0; i < s->node_count; ++i) {
       Node& n = s->node(i);
+      if (s->last_used_ms == 0) {
+        n.queue->fresh.insert(&n);
+        continue;
+      }
       Node* head = &n.queue->head;
-      Node* after = head->prev;  // walk back from the tail to keep (last_used, key) order
-      while (after != head && before(s, after->slot)) after = after->prev;
+      // Keep (last_used, key) order. A just-used number goes last (O(1)); a released one walks
+      // back from the tail, where calls that ended in the order they started land at once.
+      Node* after = head->prev;
+      if (after != head && before(s, after->slot)) {
+        if (before(s, head->next->slot)) {
+          after = head;
+        } else {
+          while (before(s, after->slot)) after = after->prev;
+        }
+      }
       n.prev = after;
       n.next = after->next;
       after->next->prev = &n;
@@ -644,7 +683,7 @@ class MemoryStore final : public Store {
 
   static void consider(Queue* q, Slot** best) {
     if (q == nullptr || q->empty()) return;
-    Slot* front = q->head.next->slot;
+    Slot* front = q->front();
     if (*best == nullptr || before(front, *best)) *best = front;
   }
 
