@@ -586,8 +586,9 @@ class MemoryStore final : public Store {
     capped_list_.push_back(s);
   }
 
-  // After a lease: adjusts the capped flag and the membership counters it feeds.
+  // Adjusts the capped flag to the current windows and the membership counters it feeds.
   void update_capped(Slot* s) {
+    // Inactive numbers are not members of any queue count; attach() recomputes on reactivation.
     if (!s->active) return;
     const bool now_capped = capped_in(s, cur_hour_, cur_day_);
     if (now_capped == s->capped) return;
@@ -612,26 +613,12 @@ class MemoryStore final : public Store {
     // A slot may appear twice (removed and reused); `listed` makes the second visit a no-op.
     for (Slot* s : old) {
       if (!s->live || s->listed) continue;
-      update_capped_no_list(s);
+      update_capped(s);  // remembers it again if still capped (idempotent)
       if (s->capped) {
         remember_capped(s);
       } else {
         link_if_available(s);
       }
-    }
-  }
-
-  void update_capped_no_list(Slot* s) {
-    // Inactive numbers are not members of any queue count; attach() recomputes on reactivation.
-    if (!s->active) return;
-    const bool now_capped = capped_in(s, cur_hour_, cur_day_);
-    if (now_capped == s->capped) return;
-    s->capped = now_capped;
-    const int delta = now_capped ? 1 : -1;
-    for (std::uint32_t i = 0; i < s->node_count; ++i) {
-      Node& n = s->node(i);
-      n.queue->capped += delta;
-      n.queue->pool->capped += delta;
     }
   }
 
