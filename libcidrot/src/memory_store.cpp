@@ -32,6 +32,7 @@
 
 #include "cidrot/error.h"
 #include "cidrot/store.h"
+#include "list_page.h"
 
 namespace cidrot::storage {
 namespace {
@@ -264,52 +265,16 @@ class MemoryStore final : public Store {
     std::lock_guard<std::mutex> lock(mu_);
     expire_locked(to_unix_ms(windows.now));
     std::unordered_set<std::uint16_t> npas(q.area_codes.begin(), q.area_codes.end());
-    std::vector<NumberState> matched;
+    std::vector<NumberState> candidates;
     for (auto& [key, s] : index_) {
       (void)key;
+      // Cheap filters before building a state; make_list_page applies every filter.
       if (!npas.empty() && npas.count(s->npa) == 0) continue;
       if (q.active && *q.active != s->active) continue;
       if (q.leased && *q.leased != (s->active_leases > 0)) continue;
-      NumberState st = state_of(s, windows);
-      if (q.limited && *q.limited != (st.hourly_capped() || st.daily_capped())) continue;
-      if (!q.caller_id_prefix.empty() &&
-          st.number.caller_id.compare(0, q.caller_id_prefix.size(), q.caller_id_prefix) != 0) {
-        continue;
-      }
-      if (!q.campaign.empty() && !st.number.campaigns.empty() &&
-          std::find(st.number.campaigns.begin(), st.number.campaigns.end(), q.campaign) ==
-              st.number.campaigns.end()) {
-        continue;
-      }
-      matched.push_back(std::move(st));
+      candidates.push_back(state_of(s, windows));
     }
-    auto metric = [&](const NumberState& st) -> std::int64_t {
-      switch (q.sort) {
-        case SortKey::kLastUsed:
-          return to_unix_ms(st.last_used);
-        case SortKey::kHourCount:
-          return st.hour_count;
-        case SortKey::kDayCount:
-          return st.day_count;
-        case SortKey::kTotalUses:
-          return st.total_uses;
-        case SortKey::kCallerId:
-          return 0;
-      }
-      return 0;
-    };
-    std::sort(matched.begin(), matched.end(), [&](const NumberState& a, const NumberState& b) {
-      const auto ma = metric(a), mb = metric(b);
-      if (ma != mb) return q.descending ? ma > mb : ma < mb;
-      return q.descending && q.sort == SortKey::kCallerId ? a.number.caller_id > b.number.caller_id
-                                                          : a.number.caller_id < b.number.caller_id;
-    });
-    ListPage page;
-    page.total = static_cast<std::int64_t>(matched.size());
-    const auto begin = std::min<std::int64_t>(q.offset, page.total);
-    const auto end = std::min<std::int64_t>(begin + q.limit, page.total);
-    for (auto i = begin; i < end; ++i) page.items.push_back(std::move(matched[i]));
-    return page;
+    return detail::make_list_page(std::move(candidates), q);
   }
 
   LeaseResult lease(const LeaseRequest& req) override {

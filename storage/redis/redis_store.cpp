@@ -21,6 +21,7 @@
 #include "backends.h"
 #include "cidrot/error.h"
 #include "cidrot/store.h"
+#include "list_page.h"
 #include "redis_client.h"
 #include "url.h"
 
@@ -228,50 +229,9 @@ class RedisStore final : public Store {
   ListPage list_numbers(const ListQuery& q, const Windows& windows) override {
     expire(windows.now);
     std::vector<std::string> ids = caller_ids(q.caller_id_prefix);
-    std::unordered_set<std::uint16_t> npas(q.area_codes.begin(), q.area_codes.end());
-    std::vector<NumberState> matched;
-    read_numbers(ids, windows, [&](NumberState&& st) {
-      if (!npas.empty() &&
-          npas.count(static_cast<std::uint16_t>(std::atoi(st.number.area_code.c_str()))) == 0) {
-        return;
-      }
-      if (q.active && *q.active != st.number.active) return;
-      if (q.leased && *q.leased != (st.active_leases > 0)) return;
-      if (q.limited && *q.limited != (st.hourly_capped() || st.daily_capped())) return;
-      if (!q.campaign.empty() && !st.number.campaigns.empty() &&
-          std::find(st.number.campaigns.begin(), st.number.campaigns.end(), q.campaign) ==
-              st.number.campaigns.end()) {
-        return;
-      }
-      matched.push_back(std::move(st));
-    });
-    auto metric = [&](const NumberState& st) -> std::int64_t {
-      switch (q.sort) {
-        case SortKey::kLastUsed:
-          return to_unix_ms(st.last_used);
-        case SortKey::kHourCount:
-          return st.hour_count;
-        case SortKey::kDayCount:
-          return st.day_count;
-        case SortKey::kTotalUses:
-          return st.total_uses;
-        case SortKey::kCallerId:
-          return 0;
-      }
-      return 0;
-    };
-    std::sort(matched.begin(), matched.end(), [&](const NumberState& a, const NumberState& b) {
-      const auto ma = metric(a), mb = metric(b);
-      if (ma != mb) return q.descending ? ma > mb : ma < mb;
-      return q.descending && q.sort == SortKey::kCallerId ? a.number.caller_id > b.number.caller_id
-                                                          : a.number.caller_id < b.number.caller_id;
-    });
-    ListPage page;
-    page.total = static_cast<std::int64_t>(matched.size());
-    const auto begin = std::min<std::int64_t>(std::max<std::int64_t>(q.offset, 0), page.total);
-    const auto end = std::min<std::int64_t>(begin + std::max<std::int64_t>(q.limit, 0), page.total);
-    for (auto i = begin; i < end; ++i) page.items.push_back(std::move(matched[i]));
-    return page;
+    std::vector<NumberState> states;
+    read_numbers(ids, windows, [&](NumberState&& st) { states.push_back(std::move(st)); });
+    return detail::make_list_page(std::move(states), q);
   }
 
   LeaseResult lease(const LeaseRequest& req) override {
