@@ -41,4 +41,11 @@ std::string make_lease_id() {
   return id;
 }
 
+bool is_lease_id(std::string_view id) noexcept {
+  if (id.size() != 32) return false;
+  unsigned bad = 0;
+  for (char c : id) bad |= !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+  return bad == 0;
+}
+
 }  // namespace cidrot

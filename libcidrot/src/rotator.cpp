@@ -60,13 +60,6 @@ void check_settings(const CampaignSettings& s) {
   }
 }
 
-bool is_lease_id(const std::string& id) {
-  if (id.size() != 32) return false;
-  unsigned bad = 0;
-  for (char c : id) bad |= !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
-  return bad == 0;
-}
-
 void check_outcome(const Outcome& o) {
   static const char* const kDispositions[] = {"answered", "no_answer", "busy", "failed",
                                               "voicemail"};

@@ -48,12 +48,6 @@ constexpr int kDefaultPool = 8;
 constexpr int kDefaultTimeoutMs = 5000;
 constexpr const char* kDefaultSchema = "cidrot";
 
-bool valid_lease_id(const std::string& id) {
-  return id.size() == 32 && std::all_of(id.begin(), id.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
-
 bool valid_schema(const std::string& s) {
   if (s.empty() || s.size() > 63) return false;
   if (std::isdigit(static_cast<unsigned char>(s[0]))) return false;
@@ -546,7 +540,7 @@ class PostgresStore final : public Store {
   // alone, in arrival order). Under load that multiplies leases per WAL flush and per unit of
   // server CPU; a lone call goes out at once on its own.
   LeaseResult lease(const LeaseRequest& req) override {
-    if (!valid_lease_id(req.lease_id)) {
+    if (!is_lease_id(req.lease_id)) {
       throw Error(ErrorCode::kInvalidArgument, "lease_id: must be 32 lowercase hex chars",
                   "lease_id");
     }
@@ -594,7 +588,7 @@ class PostgresStore final : public Store {
     const std::string dur = std::to_string(req.outcome.duration_s);
     const std::string& disp = req.outcome.disposition;
     if (!req.lease_id.empty()) {
-      if (!valid_lease_id(req.lease_id)) return 0;
+      if (!is_lease_id(req.lease_id)) return 0;
       return run("release", [&](Conn& c, Deadline d, int) -> std::int64_t {
         Result r =
             c.exec_prepared(kReleaseId, sql_[kReleaseId],

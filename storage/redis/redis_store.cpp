@@ -135,12 +135,6 @@ NumberState state_from(const std::string& cid, redisReply* const* e, const Windo
   return st;
 }
 
-bool valid_lease_id(const std::string& id) {
-  if (id.size() != 32) return false;
-  return std::all_of(id.begin(), id.end(),
-                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
 std::string npa_text(const Number& n) {
   const std::string& a = n.area_code.empty() ? n.caller_id.substr(0, 3) : n.area_code;
   int v = 0;
@@ -235,7 +229,7 @@ class RedisStore final : public Store {
   }
 
   LeaseResult lease(const LeaseRequest& req) override {
-    if (!valid_lease_id(req.lease_id)) {
+    if (!is_lease_id(req.lease_id)) {
       throw Error(ErrorCode::kInvalidArgument, "lease_id: must be 32 lowercase hex chars",
                   "lease_id");
     }
@@ -326,7 +320,7 @@ class RedisStore final : public Store {
   }
 
   std::int64_t release(const ReleaseRequest& req) override {
-    if (!req.lease_id.empty() && !valid_lease_id(req.lease_id)) return 0;
+    if (!req.lease_id.empty() && !is_lease_id(req.lease_id)) return 0;
     if (req.lease_id.empty() && req.caller_id.empty()) return 0;
     Args a = script("release");
     a.add(to_unix_ms(req.now)).add(req.lease_id).add(req.lease_id.empty() ? req.caller_id : "");

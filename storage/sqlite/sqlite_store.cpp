@@ -68,12 +68,6 @@ std::vector<std::string> split_campaigns(const std::string& s) {
   return out;
 }
 
-bool valid_lease_id(const std::string& id) {
-  if (id.size() != 32) return false;
-  return std::all_of(id.begin(), id.end(),
-                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
 // The columns read_row() expects, in order, for a numbers row aliased n.
 // The columns read_row() expects, in order, for a numbers row aliased n.
 constexpr const char* kNumberColumns =
@@ -416,7 +410,7 @@ class Writer final : public BatchTarget {
     if (now >= min_expiry_) drop_expired(now);
     std::int64_t number_id = 0, ended = 0;
     if (!req.lease_id.empty()) {
-      if (!valid_lease_id(req.lease_id)) return 0;
+      if (!is_lease_id(req.lease_id)) return 0;
       {
         Use q(find_lease_);
         q->bind(1, req.lease_id);
@@ -1002,7 +996,7 @@ class SqliteStore final : public Store {
   }
 
   LeaseResult lease(const LeaseRequest& req) override {
-    if (!valid_lease_id(req.lease_id)) {
+    if (!is_lease_id(req.lease_id)) {
       throw Error(ErrorCode::kInvalidArgument, "lease_id: must be 32 lowercase hex chars",
                   "lease_id");
     }

@@ -91,10 +91,16 @@ TEST_CASE("lease ids are 32 hex chars and unique across threads", "[unit][lease_
     for (auto& id : v) {
       CHECK(id.size() == 32);
       CHECK(id.find_first_not_of("0123456789abcdef") == std::string::npos);
+      CHECK(is_lease_id(id));
       all.insert(id);
     }
   }
   CHECK(all.size() == 80000);
+  CHECK_FALSE(is_lease_id(""));
+  CHECK_FALSE(is_lease_id(std::string(31, 'a')));
+  CHECK_FALSE(is_lease_id(std::string(33, 'a')));
+  CHECK_FALSE(is_lease_id(std::string(31, 'a') + "A"));  // upper case is not the form
+  CHECK_FALSE(is_lease_id(std::string(31, 'a') + "g"));
 }
 
 TEST_CASE("names of tiers, denials and error codes are the wire contract", "[unit]") {

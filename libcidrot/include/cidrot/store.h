@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cidrot/types.h"
@@ -129,6 +130,9 @@ std::string default_store_url();
 
 // Returns a new random lease id (32 lowercase hex chars). Thread-safe.
 std::string make_lease_id();
+
+// Returns whether `id` has the form make_lease_id() produces. Never throws.
+bool is_lease_id(std::string_view id) noexcept;
 
 }  // namespace cidrot
 
