@@ -126,6 +126,17 @@ INSERT OR IGNORE INTO pick (campaign, npa, state, last_used, caller_id, number_i
 CREATE INDEX pick_any ON pick (campaign, state, last_used, caller_id, number_id);
 DROP TABLE pool;
 )sql",
+      // 2 -> 3: the selection order moves into each writer's memory (pick_index.h); the pick
+      // table goes. changes lists, per write transaction, the numbers whose selection key it
+      // changed (ids: native-endian int64 array; NULL: too many, reload all), so that a process
+      // can bring its in-memory order up to date with what other processes wrote.
+      R"sql(
+DROP TABLE pick;
+CREATE TABLE changes (
+  gen INTEGER PRIMARY KEY,
+  ids BLOB
+);
+)sql",
   };
   return steps;
 }

@@ -7,12 +7,19 @@
 //   processes too.
 // - Reads (get/list/stats/list_leases) use a small pool of reader connections; WAL lets them run
 //   beside the writer.
-// - Selection never scans: the pick table (WITHOUT ROWID) keeps one row per (number, campaign)
-//   keyed by (campaign, npa, state, last_used, caller_id), the state (available/reserved/capped/
-//   inactive) evaluated in the windows stored in meta. A pick is one probe per (campaign, NPA) of
-//   the ladder; the same probes tell the denial reason. A lease then writes one numbers row, moves
-//   its pick row(s) and inserts one lease row. Window roll-over re-admits only the capped numbers
-//   (partial indexes on the cap windows); expired leases are found by their expiry index.
+// - Selection never scans and never reads the file: the writer keeps the selection order in
+//   memory (pick_index.h), each number filed under (campaign, npa, state, last_used, caller_id)
+//   with its state (available/reserved/capped/inactive) evaluated in the windows stored in meta.
+//   A pick is one tree probe per (campaign, NPA) of the ladder; the same probes tell the denial
+//   reason. A lease then writes one numbers row and inserts one lease row. Window roll-over
+//   re-admits only the capped numbers (partial indexes on the cap windows); expired leases are
+//   found by their expiry index.
+// - The file stays the truth and other processes may write it too: every transaction that
+//   changes a number's selection key appends the ids it changed to the changes table, and a
+//   writer that finds (PRAGMA data_version) that another connection committed since its own last
+//   transaction re-reads the numbers listed since the last change it has seen, all inside its
+//   BEGIN IMMEDIATE, before it picks. A change it cannot follow (pruned, or too large to list)
+//   makes it reload the whole index.
 // - Windows only move forward (as in the memory store): a lease counts in the newest windows any
 //   process has seen, so one process's slightly older clock never resets another's counters.
 
@@ -23,6 +30,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -39,6 +47,7 @@
 #include "cidrot/error.h"
 #include "cidrot/store.h"
 #include "group_commit.h"
+#include "pick_index.h"
 #include "sqlite_db.h"
 
 namespace cidrot::storage {
@@ -169,10 +178,10 @@ class Use {
 
 // The writer connection with its prepared statements. Used by the batch leader only.
 //
-// Invariant kept by every write below: each number has one pick row per campaign key, filed under
+// Invariant kept by every write below: each number is filed in index_ under each campaign key as
 // (campaign, npa, numbers.pick_state, numbers.last_used, caller_id), and numbers.live_leases is
-// the number of its rows in leases. A lease therefore costs: the pick probes, one UPDATE of the
-// number row (RETURNING the row), one move of its pick row(s) and one INSERT into leases.
+// the number of its rows in leases. A lease therefore costs: the in-memory probes, one UPDATE of
+// the number row (RETURNING the row) and one INSERT into leases.
 class Writer final : public BatchTarget {
  public:
   Writer(const Options& opts)
@@ -180,6 +189,12 @@ class Writer final : public BatchTarget {
         db_(connect(opts)),
         begin_(*db_, "BEGIN IMMEDIATE"),
         commit_(*db_, "COMMIT"),
+        data_version_q_(*db_, "PRAGMA data_version"),
+        changes_since_(*db_, "SELECT gen, ids FROM changes WHERE gen > ?1 ORDER BY gen"),
+        max_gen_(*db_, "SELECT coalesce(max(gen), 0) FROM changes"),
+        log_change_(*db_, "INSERT INTO changes (ids) VALUES (?1)"),
+        prune_changes_(*db_, "DELETE FROM changes WHERE gen <= ?1"),
+        load_all_(*db_, "SELECT id, caller_id, npa, campaigns, pick_state, last_used FROM numbers"),
         meta_get_(*db_, "SELECT key, value FROM meta WHERE key IN ('hour_start', 'day_start')"),
         meta_set_(*db_, "UPDATE meta SET value = ?2 WHERE key = ?1"),
         min_expiry_q_(*db_, "SELECT min(expires_at) FROM leases"),
@@ -193,12 +208,6 @@ class Writer final : public BatchTarget {
         row_(*db_, std::string("SELECT ") + kNumberColumns + " FROM numbers n WHERE n.id = ?1"),
         row_by_cid_(*db_, std::string("SELECT ") + kNumberColumns +
                               " FROM numbers n WHERE n.caller_id = ?1"),
-        pick_npa_(*db_,
-                  "SELECT state, last_used, caller_id, number_id FROM pick"
-                  " WHERE campaign = ?1 AND npa = ?2 ORDER BY state, last_used, caller_id LIMIT 1"),
-        pick_any_(*db_,
-                  "SELECT state, last_used, caller_id, number_id FROM pick"
-                  " WHERE campaign = ?1 ORDER BY state, last_used, caller_id LIMIT 1"),
         // SET expressions all see the old row, so the new counts are spelt out in pick_state.
         use_number_(*db_,
                     "UPDATE numbers SET last_used = max(last_used, ?2),"
@@ -221,15 +230,6 @@ class Writer final : public BatchTarget {
                        " RETURNING " +
                            bare_number_columns()),
         set_pick_state_(*db_, "UPDATE numbers SET pick_state = ?2 WHERE id = ?1"),
-        pick_move_(*db_,
-                   "UPDATE pick SET state = ?6, last_used = ?7 WHERE campaign = ?1 AND npa = ?2"
-                   " AND state = ?3 AND last_used = ?4 AND caller_id = ?5"),
-        pick_insert_(*db_,
-                     "INSERT INTO pick (campaign, npa, state, last_used, caller_id, number_id)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-        pick_delete_(*db_,
-                     "DELETE FROM pick WHERE campaign = ?1 AND npa = ?2 AND state = ?3"
-                     " AND last_used = ?4 AND caller_id = ?5"),
         insert_lease_(*db_,
                       "INSERT INTO leases (id, number_id, campaign, agent, destination, leased_at,"
                       " expires_at, tier) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
@@ -274,19 +274,62 @@ class Writer final : public BatchTarget {
   // --- BatchTarget --------------------------------------------------------------------------
   void begin() override {
     Use(begin_)->exec();
-    // Another process may have moved the windows or added leases since our last batch.
+    std::int64_t version;
     {
-      Use q(meta_get_);
-      while (q->executeStep()) {
-        const std::string key = q->getColumn(0).getString();
-        (key == "hour_start" ? hour_ : day_) = q->getColumn(1).getInt64();
+      Use q(data_version_q_);
+      q->executeStep();
+      version = q->getColumn(0).getInt64();
+    }
+    touched_.clear();
+    if (!loaded_) {
+      read_meta();
+      load_index();
+    } else if (version != data_version_ || stale_) {
+      // Another connection committed (or our last transaction was rolled back): it may have
+      // moved the windows, added leases or changed numbers since our last batch.
+      read_meta();
+      catch_up();
+      for (std::int64_t id : dirty_) resync(id);
+      dirty_.clear();
+    }
+    data_version_ = version;
+    stale_ = false;
+  }
+  void commit() override {
+    std::int64_t gen = seen_gen_;
+    if (!touched_.empty()) {
+      std::sort(touched_.begin(), touched_.end());
+      touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
+      Use q(log_change_);
+      if (touched_.size() <= kMaxListedChanges) {
+        q->bind(1, touched_.data(), static_cast<int>(touched_.size() * sizeof(std::int64_t)));
+      } else {
+        q->bind(1);  // NULL: "reload everything"
+      }
+      q->exec();
+      gen = db_->getLastInsertRowid();
+      if (gen % kPruneEvery == 0) {
+        Use p(prune_changes_);
+        p->bind(1, gen - kKeptChanges);
+        p->exec();
       }
     }
-    read_min_expiry();
+    Use(commit_)->exec();
+    seen_gen_ = gen;
+    touched_.clear();
   }
-  void commit() override { Use(commit_)->exec(); }
   void rollback() noexcept override {
     if (in_transaction()) sqlite3_exec(db_->getHandle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    // The index and the cached windows may hold changes the file no longer has: the next
+    // transaction re-reads them.
+    stale_ = true;
+    try {
+      dirty_.insert(dirty_.end(), touched_.begin(), touched_.end());
+    } catch (...) {
+      loaded_ = false;
+    }
+    touched_.clear();
+    if (dirty_.size() > kMaxListedChanges) loaded_ = false;
   }
   bool in_transaction() noexcept { return sqlite3_get_autocommit(db_->getHandle()) == 0; }
   std::exception_ptr translate(std::exception_ptr e) noexcept override {
@@ -326,7 +369,7 @@ class Writer final : public BatchTarget {
     // is cheaper to walk than to pre-check.
     if (has_any && npa_probes > 2) {
       Probe anywhere;
-      for (const std::string* c : campaigns) probe(pick_any_, *c, -1, &anywhere, &min_state);
+      for (const std::string* c : campaigns) probe(*c, -1, &anywhere, &min_state);
       if (!anywhere.found) {
         result.denial = min_state >= kInactive ? DenialReason::kPoolEmpty
                         : min_state == kCapped ? DenialReason::kAllLimited
@@ -339,10 +382,10 @@ class Writer final : public BatchTarget {
       Probe step_best;
       if (step.tier == Tier::kAny && step.npas.empty()) {
         probed_any = true;
-        for (const std::string* c : campaigns) probe(pick_any_, *c, -1, &step_best, &min_state);
+        for (const std::string* c : campaigns) probe(*c, -1, &step_best, &min_state);
       } else {
         for (std::uint16_t npa : step.npas) {
-          for (const std::string* c : campaigns) probe(pick_npa_, *c, npa, &step_best, &min_state);
+          for (const std::string* c : campaigns) probe(*c, npa, &step_best, &min_state);
         }
       }
       if (step_best.found) {
@@ -373,7 +416,7 @@ class Writer final : public BatchTarget {
       if (!q->executeStep()) throw missing_number(best.number_id);
       row = read_row(*q);
     }
-    move_pick(row, kAvailable, best.last_used, row.pick_state, row.last_used);
+    move_pick(row, row.pick_state, row.last_used);
     const std::int64_t expires = now + req.ttl.count();
     {
       Use q(insert_lease_);
@@ -448,7 +491,7 @@ class Writer final : public BatchTarget {
     // sorted, after the rows are in, instead of entry by entry. DDL is transactional: a failed
     // batch rolls the indexes back with the rows.
     const bool bulk = numbers.size() >= kBulkImport && store_empty();
-    if (bulk) db_->exec("DROP INDEX pick_any; DROP INDEX numbers_npa");
+    if (bulk) db_->exec("DROP INDEX numbers_npa");
     for (const Number& given : numbers) {
       Row next;
       next.number = given;
@@ -500,15 +543,12 @@ class Writer final : public BatchTarget {
         u->bind(11, next.pick_state);
         u->exec();
         ++r.updated;
-        file_pick(*old, pick_delete_);
       }
-      file_pick(next, pick_insert_);
+      file_pick(next);
     }
     // The same definitions as the newest schema's (sqlite_db.cpp; the bulk-import test compares).
     if (bulk) {
-      db_->exec(
-          "CREATE INDEX pick_any ON pick (campaign, state, last_used, caller_id, number_id);"
-          "CREATE INDEX numbers_npa ON numbers (npa)");
+      db_->exec("CREATE INDEX numbers_npa ON numbers (npa)");
     }
     return r;
   }
@@ -516,7 +556,6 @@ class Writer final : public BatchTarget {
   bool set_active(const std::string& caller_id, bool active) {
     std::optional<Row> row = find(caller_id);
     if (!row) return false;
-    const int old_state = row->pick_state;
     row->number.active = active;
     row->pick_state = row->state(hour_, day_, row->live_leases);
     Use q(set_active_);
@@ -524,14 +563,14 @@ class Writer final : public BatchTarget {
     q->bind(2, active ? 1 : 0);
     q->bind(3, row->pick_state);
     q->exec();
-    move_pick(*row, old_state, row->last_used, row->pick_state, row->last_used);
+    move_pick(*row, row->pick_state, row->last_used);
     return true;
   }
 
   bool remove(const std::string& caller_id) {
     std::optional<Row> row = find(caller_id);
     if (!row) return false;
-    file_pick(*row, pick_delete_);
+    unfile_pick(row->id);
     for (SQLite::Statement* s : {&delete_leases_of_, &delete_number_}) {
       Use q(*s);
       q->bind(1, row->id);
@@ -548,33 +587,27 @@ class Writer final : public BatchTarget {
     std::int64_t number_id = 0;
   };
 
-  // One index probe: the best row of (campaign, npa) (npa < 0: any NPA). Keeps the LRU available
-  // row in `best` and the lowest state seen in `min_state`.
-  void probe(SQLite::Statement& stmt, const std::string& campaign, int npa, Probe* best,
-             int* min_state) {
-    Use q(stmt);
-    q->bindNoCopy(1, campaign);
-    if (npa >= 0) q->bind(2, npa);
-    if (!q->executeStep()) return;
-    const int state = q->getColumn(0).getInt();
-    *min_state = std::min(*min_state, state);
-    if (state != kAvailable) return;
-    const std::int64_t last_used = q->getColumn(1).getInt64();
-    const char* cid = q->getColumn(2).getText();
-    if (best->found && (last_used > best->last_used ||
-                        (last_used == best->last_used && best->caller_id.compare(cid) <= 0))) {
+  // One index probe: the first entry of (campaign, npa) (npa < 0: any NPA). Keeps the LRU
+  // available number in `best` and the lowest state seen in `min_state`.
+  void probe(const std::string& campaign, int npa, Probe* best, int* min_state) {
+    PickIndex::Hit hit;
+    if (!index_.probe(campaign, npa, &hit)) return;
+    *min_state = std::min(*min_state, hit.state);
+    if (hit.state != kAvailable) return;
+    if (best->found && (hit.last_used > best->last_used ||
+                        (hit.last_used == best->last_used && best->caller_id <= *hit.caller_id))) {
       return;
     }
     best->found = true;
-    best->last_used = last_used;
-    best->caller_id = cid;
-    best->number_id = q->getColumn(3).getInt64();
+    best->last_used = hit.last_used;
+    best->caller_id = *hit.caller_id;
+    best->number_id = hit.id;
   }
 
   DenialReason deny_reason(int scope_min_state, const std::string* const* campaigns) {
     int pool_min = kInactive + 1;
     Probe unused;
-    for (int i = 0; i < 2; ++i) probe(pick_any_, *campaigns[i], -1, &unused, &pool_min);
+    for (int i = 0; i < 2; ++i) probe(*campaigns[i], -1, &unused, &pool_min);
     if (pool_min >= kInactive) return DenialReason::kPoolEmpty;
     if (scope_min_state >= kInactive) return DenialReason::kNoMatchInScope;
     return scope_min_state == kCapped ? DenialReason::kAllLimited : DenialReason::kAllReserved;
@@ -605,38 +638,109 @@ class Writer final : public BatchTarget {
     return read_row(*q);
   }
 
-  // Inserts (pick_insert_) or deletes (pick_delete_) the pick rows of `row` as filed now.
-  void file_pick(const Row& row, SQLite::Statement& stmt) {
-    for (const std::string& c : pick_campaigns(row.number)) {
-      Use q(stmt);
-      q->bind(1, c);
-      q->bind(2, row.npa);
-      q->bind(3, row.pick_state);
-      q->bind(4, row.last_used);
-      q->bind(5, row.number.caller_id);
-      if (&stmt == &pick_insert_) q->bind(6, row.id);
-      q->exec();
-    }
+  // (Re-)files `row` in the index as it is now, under its configured campaigns.
+  void file_pick(const Row& row) {
+    index_.file(PickIndex::Entry{row.id, row.number.caller_id, static_cast<std::int32_t>(row.npa),
+                                 row.pick_state, row.last_used},
+                pick_campaigns(row.number));
+    touched_.push_back(row.id);
   }
 
-  // Re-files the pick rows of `row` from (old_state, old_last_used) to (state, last_used).
-  void move_pick(const Row& row, int old_state, std::int64_t old_last_used, int state,
-                 std::int64_t last_used) {
-    if (old_state == state && old_last_used == last_used) return;
-    for (const std::string& c : pick_campaigns(row.number)) {
-      Use q(pick_move_);
-      q->bind(1, c);
-      q->bind(2, row.npa);
-      q->bind(3, old_state);
-      q->bind(4, old_last_used);
-      q->bind(5, row.number.caller_id);
-      q->bind(6, state);
-      q->bind(7, last_used);
-      if (q->exec() != 1) {
-        throw Error(ErrorCode::kInternal, "sqlite: pick index out of step for " +
-                                              row.number.caller_id + " in " + opts_.path);
+  void unfile_pick(std::int64_t id) {
+    index_.erase(id);
+    touched_.push_back(id);
+  }
+
+  // Re-files `row` (filed already) under (state, last_used).
+  void move_pick(const Row& row, int state, std::int64_t last_used) {
+    if (!index_.move(row.id, state, last_used)) {
+      throw Error(ErrorCode::kInternal, "sqlite: pick index out of step for " +
+                                            row.number.caller_id + " in " + opts_.path);
+    }
+    touched_.push_back(row.id);
+  }
+
+  // Re-reads number `id` from the file into the index (or drops it when the row is gone).
+  void resync(std::int64_t id) {
+    Use q(row_);
+    q->bind(1, id);
+    if (!q->executeStep()) {
+      index_.erase(id);
+      return;
+    }
+    const Row row = read_row(*q);
+    index_.file(PickIndex::Entry{row.id, row.number.caller_id, static_cast<std::int32_t>(row.npa),
+                                 row.pick_state, row.last_used},
+                pick_campaigns(row.number));
+  }
+
+  void read_meta() {
+    {
+      Use q(meta_get_);
+      while (q->executeStep()) {
+        const std::string key = q->getColumn(0).getString();
+        (key == "hour_start" ? hour_ : day_) = q->getColumn(1).getInt64();
       }
     }
+    read_min_expiry();
+  }
+
+  // Builds the index from the numbers table (inside a transaction, so it matches seen_gen_).
+  void load_index() {
+    index_.clear();
+    dirty_.clear();
+    {
+      Use q(max_gen_);
+      q->executeStep();
+      seen_gen_ = q->getColumn(0).getInt64();
+    }
+    Use q(load_all_);
+    Number campaigns_only;
+    while (q->executeStep()) {
+      campaigns_only.campaigns = split_campaigns(q->getColumn(3).getString());
+      index_.file(PickIndex::Entry{q->getColumn(0).getInt64(), q->getColumn(1).getString(),
+                                   q->getColumn(2).getInt(), q->getColumn(4).getInt(),
+                                   q->getColumn(5).getInt64()},
+                  pick_campaigns(campaigns_only));
+    }
+    loaded_ = true;
+  }
+
+  // Applies the changes other connections logged since seen_gen_ (inside the transaction).
+  void catch_up() {
+    std::vector<std::int64_t> ids;
+    bool reload = false;
+    std::int64_t next = seen_gen_ + 1;
+    {
+      Use q(changes_since_);
+      q->bind(1, seen_gen_);
+      while (q->executeStep()) {
+        const std::int64_t gen = q->getColumn(0).getInt64();
+        // A gap means the entries we missed were pruned; NULL means "too many to list".
+        if (gen != next || q->getColumn(1).isNull()) {
+          reload = true;
+          break;
+        }
+        next = gen + 1;
+        const SQLite::Column blob = q->getColumn(1);
+        const std::size_t n = static_cast<std::size_t>(blob.getBytes()) / sizeof(std::int64_t);
+        const std::size_t at = ids.size();
+        ids.resize(at + n);
+        if (n) std::memcpy(&ids[at], blob.getBlob(), n * sizeof(std::int64_t));
+        if (ids.size() > kMaxListedChanges) {
+          reload = true;
+          break;
+        }
+      }
+    }
+    if (reload) {
+      load_index();
+      return;
+    }
+    seen_gen_ = next - 1;
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    for (std::int64_t id : ids) resync(id);
   }
 
   // Re-evaluates a number's pick state in the current windows (numbers.pick_state is the state
@@ -651,7 +755,7 @@ class Writer final : public BatchTarget {
       q->bind(2, state);
       q->exec();
     }
-    move_pick(row, row.pick_state, row.last_used, state, row.last_used);
+    move_pick(row, state, row.last_used);
     row.pick_state = state;
   }
 
@@ -733,19 +837,34 @@ class Writer final : public BatchTarget {
     return SQLITE_OK;
   }
 
+  // A transaction that changed more numbers than this logs "reload everything" instead of ids.
+  static constexpr std::size_t kMaxListedChanges = 10000;
+  // The changes log keeps the last kKeptChanges transactions, pruned every kPruneEvery: a
+  // process that falls further behind reloads its index.
+  static constexpr std::int64_t kKeptChanges = 100000;
+  static constexpr std::int64_t kPruneEvery = 4096;
+
   Options opts_;
   std::unique_ptr<SQLite::Database> db_;
   std::function<void()> wal_growth_;
-  std::int64_t hour_ = 0, day_ = 0;  // the stored windows, as of this transaction
+  PickIndex index_;
+  bool loaded_ = false;                // index_ holds the file's numbers as of seen_gen_
+  bool stale_ = false;                 // the last transaction rolled back: re-read what it cached
+  std::int64_t seen_gen_ = 0;          // the newest changes entry index_ reflects
+  std::int64_t data_version_ = -1;     // PRAGMA data_version at our last transaction
+  std::vector<std::int64_t> touched_;  // numbers re-filed in this transaction
+  std::vector<std::int64_t> dirty_;    // numbers re-filed by transactions that rolled back
+  std::int64_t hour_ = 0, day_ = 0;    // the stored windows, as of this transaction
   // A lower bound of the earliest lease expiry in the file, as of this transaction (the write
   // lock keeps other processes out until COMMIT): a lease or release before it has nothing to
   // drop, so the expiry probe is skipped.
   std::int64_t min_expiry_ = std::numeric_limits<std::int64_t>::min();
   const std::string every_campaign_ = kEveryCampaign;
-  SQLite::Statement begin_, commit_;
+  SQLite::Statement begin_, commit_, data_version_q_, changes_since_, max_gen_, log_change_;
+  SQLite::Statement prune_changes_, load_all_;
   SQLite::Statement meta_get_, meta_set_, min_expiry_q_, expired_, expired_del_, capped_old_;
-  SQLite::Statement row_, row_by_cid_, pick_npa_, pick_any_, use_number_, adjust_leases_;
-  SQLite::Statement set_pick_state_, pick_move_, pick_insert_, pick_delete_, insert_lease_;
+  SQLite::Statement row_, row_by_cid_, use_number_, adjust_leases_;
+  SQLite::Statement set_pick_state_, insert_lease_;
   SQLite::Statement find_lease_, delete_lease_, delete_leases_of_, outcome_;
   SQLite::Statement insert_number_, update_number_, set_active_, delete_number_, empty_;
 };

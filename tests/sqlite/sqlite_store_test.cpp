@@ -1,7 +1,8 @@
 // Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
 // SQLite-specific store behaviour the conformance suite cannot see: the maintained pool states
 // (cap re-admission at window roll-over, expiry), all-or-nothing batches, several store objects
-// on one file, and that a lease is served by index probes, not scans.
+// on one file and other connections' changes followed by the in-memory selection order, and that
+// no statement of a lease scans.
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
@@ -106,9 +107,14 @@ TEST_CASE("a failing upsert batch writes nothing", "[store]") {
   SQLite::Database raw(db.path);
   CHECK(query_int(raw, "SELECT count(*) FROM numbers") == 1);
   CHECK(query_int(raw, "SELECT hourly_limit FROM numbers") == 7);
-  CHECK(query_int(raw, "SELECT count(*) FROM pick") == 1);
-  // The store keeps working after the failed batch.
-  CHECK(db.lease(db.at(60)));
+  // The store keeps working after the failed batch, and its in-memory selection order forgot the
+  // batch too: the one number is leased, then the pool is all reserved (no 312 number).
+  LeaseResult first = db.lease(db.at(60));
+  REQUIRE(first);
+  CHECK(first.lease->number.caller_id == "2125550101");
+  LeaseResult second = db.lease(db.at(60));
+  REQUIRE_FALSE(second);
+  CHECK(second.denial == DenialReason::kAllReserved);
 }
 
 TEST_CASE("two store objects on one file never double-lease", "[store]") {
@@ -157,7 +163,7 @@ TEST_CASE("two store objects on one file never double-lease", "[store]") {
   CHECK(st.capped_hourly == 8);
 }
 
-TEST_CASE("a lease is served by index probes, never a scan of the pool", "[store]") {
+TEST_CASE("the SQL a lease or release runs never scans the pool", "[store]") {
   Db db;
   std::vector<Number> numbers;
   for (int i = 0; i < 2000; ++i) {
@@ -166,20 +172,15 @@ TEST_CASE("a lease is served by index probes, never a scan of the pool", "[store
   db.store->upsert_numbers(numbers);
   SQLite::Database raw(db.path, SQLite::OPEN_READWRITE);
   raw.exec("ANALYZE");
-  // The statements the writer runs per lease, with their parameters (see sqlite_store.cpp).
+  // The statements the writer runs per lease, release or transaction, with their parameters
+  // (see sqlite_store.cpp). The pick itself is an in-memory probe.
   const char* statements[] = {
-      "SELECT state, last_used, caller_id, number_id FROM pick WHERE campaign = ?1 AND npa = ?2"
-      " ORDER BY state, last_used, caller_id LIMIT 1",
-      "SELECT state, last_used, caller_id, number_id FROM pick WHERE campaign = ?1"
-      " ORDER BY state, last_used, caller_id LIMIT 1",
       "SELECT min(expires_at) FROM leases",
       "SELECT number_id FROM leases WHERE expires_at <= ?1",
       "SELECT id FROM numbers WHERE hourly_limit > 0 AND hour_count >= hourly_limit"
       " AND hour_start < ?1 UNION SELECT id FROM numbers WHERE daily_limit > 0"
       " AND day_count >= daily_limit AND day_start < ?2",
       "UPDATE numbers SET live_leases = live_leases + 1 WHERE id = ?1",
-      "UPDATE pick SET state = ?6, last_used = ?7 WHERE campaign = ?1 AND npa = ?2"
-      " AND state = ?3 AND last_used = ?4 AND caller_id = ?5",
       "SELECT number_id FROM leases WHERE id = ?1",
   };
   for (const char* sql : statements) {
@@ -189,6 +190,62 @@ TEST_CASE("a lease is served by index probes, never a scan of the pool", "[store
     INFO(sql << "\n  -> " << detail);
     CHECK(detail.find("SCAN") == std::string::npos);
     CHECK(detail.find("TEMP B-TREE FOR ORDER BY") == std::string::npos);
+  }
+}
+
+TEST_CASE("a store follows the numbers another connection changed", "[store]") {
+  Db db;
+  db.store->upsert_numbers({make_number("2125550101"), make_number("2125550102")});
+  // Another busy_timeout gives this store object its own writer connection and in-memory index,
+  // as another process would have.
+  auto other = open_store("sqlite://" + db.path + "?busy_timeout_ms=4999");
+  const Ladder ladder = {LadderStep{Tier::kSameNpa, {212}}, LadderStep{Tier::kAny, {}}};
+  const Windows w = db.at(60);
+  LeaseResult first = lease_on(*other, w, ladder);  // loads other's index
+  REQUIRE(first);
+  CHECK(first.lease->number.caller_id == "2125550101");
+  ReleaseRequest rel;
+  rel.lease_id = first.lease->id;
+  rel.now = w.now;
+  CHECK(db.store->release(rel) == 1);  // released through the first connection
+
+  SECTION("single changes are re-read by id") {
+    REQUIRE(db.store->set_active("2125550102", false));
+    REQUIRE(db.store->remove_number("2125550101"));
+    db.store->upsert_numbers({make_number("3125550100")});
+    LeaseResult r = lease_on(*other, w, ladder);
+    REQUIRE(r);
+    CHECK(r.lease->number.caller_id == "3125550100");
+    CHECK(r.lease->tier == Tier::kAny);
+    LeaseResult none = lease_on(*other, w, ladder);
+    REQUIRE_FALSE(none);
+    CHECK(none.denial == DenialReason::kAllReserved);
+    // And the first connection sees the lease the other one took.
+    CHECK_FALSE(db.lease(w, ladder));
+  }
+  SECTION("a change too large to list reloads the whole index") {
+    std::vector<Number> many;
+    for (int i = 0; i < 12000; ++i) many.push_back(make_number(std::to_string(4155550000LL + i)));
+    db.store->upsert_numbers(many);
+    const Ladder sf = {LadderStep{Tier::kSameNpa, {415}}};
+    LeaseResult r = lease_on(*other, w, sf);
+    REQUIRE(r);
+    CHECK(r.lease->number.caller_id == "4155550000");
+  }
+  SECTION("a gap in the changes log (pruned entries) reloads the whole index") {
+    REQUIRE(db.store->set_active("2125550101", false));  // logged, then pruned below
+    db.store->upsert_numbers({make_number("3125550100")});
+    {
+      SQLite::Database raw(db.path, SQLite::OPEN_READWRITE);
+      const std::int64_t newest = query_int(raw, "SELECT max(gen) FROM changes");
+      raw.exec("DELETE FROM changes WHERE gen < " + std::to_string(newest));
+    }
+    LeaseResult r = lease_on(*other, w, ladder);
+    REQUIRE(r);
+    CHECK(r.lease->number.caller_id == "2125550102");
+    LeaseResult next = lease_on(*other, w, ladder);
+    REQUIRE(next);
+    CHECK(next.lease->number.caller_id == "3125550100");
   }
 }
 
@@ -211,7 +268,6 @@ TEST_CASE("a bulk import into an empty store rebuilds its indexes as the schema 
       " ORDER BY name)";
   CHECK(raw.execAndGet(schema).getString() == ref.execAndGet(schema).getString());
   CHECK(raw.execAndGet("PRAGMA integrity_check").getString() == "ok");
-  CHECK(query_int(raw, "SELECT count(*) FROM pick INDEXED BY pick_any") == 12001);
   // Served through the rebuilt indexes: the same-NPA step and the any step.
   const Ladder ladder = {LadderStep{Tier::kSameNpa, {212}}, LadderStep{Tier::kAny, {}}};
   LeaseResult first = db.lease(db.at(60), ladder);

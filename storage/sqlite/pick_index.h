@@ -1,0 +1,180 @@
+// Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
+// Private to the SQLite backend: the selection order of the numbers table, kept in memory.
+//
+// Every number is filed under each campaign key it serves ("" for every campaign) in two orders:
+// (campaign, npa, state, last_used, caller_id) for the per-NPA steps of a ladder and
+// (campaign, state, last_used, caller_id) for "any NPA". The first entry of a (campaign, npa) or
+// (campaign) range is the least recently used available number there, or, when none is
+// available, tells the lowest state of the range (for the denial reason). This is what schema 2
+// kept in its pick table; in memory a probe is a tree lookup instead of a SQL statement and a
+// lease re-files two tree nodes instead of rewriting b-tree pages.
+//
+// Not thread-safe: used by the SQLite writer's batch leader only.
+#ifndef CIDROT_STORAGE_SQLITE_PICK_INDEX_H_
+#define CIDROT_STORAGE_SQLITE_PICK_INDEX_H_
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace cidrot::storage::sqlite {
+
+class PickIndex {
+ public:
+  // What a number is filed under.
+  struct Entry {
+    std::int64_t id = 0;
+    std::string caller_id;
+    std::int32_t npa = 0;
+    int state = 0;
+    std::int64_t last_used = 0;
+  };
+
+  // The first entry of a probed range.
+  struct Hit {
+    int state = 0;
+    std::int64_t last_used = 0;
+    const std::string* caller_id = nullptr;  // valid until the index next changes
+    std::int64_t id = 0;
+  };
+
+  // Files (or re-files) number `e.id` under `campaigns` (distinct campaign keys).
+  void file(const Entry& e, const std::vector<std::string>& campaigns) {
+    auto [it, fresh] = records_.try_emplace(e.id);
+    Record& r = it->second;
+    if (!fresh) unfile(r);
+    static_cast<Entry&>(r) = e;
+    r.campaigns.clear();
+    for (const std::string& c : campaigns) r.campaigns.push_back(intern(c));
+    for (std::uint32_t c : r.campaigns) {
+      by_npa_.insert(Key{c, &r});
+      by_any_.insert(Key{c, &r});
+    }
+  }
+
+  // Moves number `id` (already filed) to a new state and last_used, under the same campaigns.
+  // Returns false when the number is not filed.
+  bool move(std::int64_t id, int state, std::int64_t last_used) {
+    auto it = records_.find(id);
+    if (it == records_.end()) return false;
+    Record& r = it->second;
+    if (r.state == state && r.last_used == last_used) return true;
+    unfile(r);
+    r.state = state;
+    r.last_used = last_used;
+    for (std::uint32_t c : r.campaigns) {
+      by_npa_.insert(Key{c, &r});
+      by_any_.insert(Key{c, &r});
+    }
+    return true;
+  }
+
+  void erase(std::int64_t id) {
+    auto it = records_.find(id);
+    if (it == records_.end()) return;
+    unfile(it->second);
+    records_.erase(it);
+  }
+
+  void clear() {
+    by_npa_.clear();
+    by_any_.clear();
+    records_.clear();
+  }
+
+  // The first entry filed under `campaign` and `npa` (npa < 0: any NPA), if any.
+  bool probe(const std::string& campaign, std::int32_t npa, Hit* hit) const {
+    auto c = campaigns_.find(campaign);
+    if (c == campaigns_.end()) return false;
+    const Record* r = nullptr;
+    if (npa >= 0) {
+      auto it = by_npa_.lower_bound(NpaProbe{c->second, npa});
+      if (it == by_npa_.end() || it->campaign != c->second || it->rec->npa != npa) return false;
+      r = it->rec;
+    } else {
+      auto it = by_any_.lower_bound(AnyProbe{c->second});
+      if (it == by_any_.end() || it->campaign != c->second) return false;
+      r = it->rec;
+    }
+    hit->state = r->state;
+    hit->last_used = r->last_used;
+    hit->caller_id = &r->caller_id;
+    hit->id = r->id;
+    return true;
+  }
+
+  std::size_t size() const { return records_.size(); }
+
+ private:
+  struct Record : Entry {
+    std::vector<std::uint32_t> campaigns;
+  };
+  struct Key {
+    std::uint32_t campaign;
+    const Record* rec;
+  };
+  struct NpaProbe {
+    std::uint32_t campaign;
+    std::int32_t npa;
+  };
+  struct AnyProbe {
+    std::uint32_t campaign;
+  };
+
+  // Ties on (state, last_used) are broken by caller_id as the contract says; the id makes the
+  // order total even if two records ever carried one caller_id while being re-filed.
+  static int tail_compare(const Record& a, const Record& b) {
+    if (a.state != b.state) return a.state < b.state ? -1 : 1;
+    if (a.last_used != b.last_used) return a.last_used < b.last_used ? -1 : 1;
+    if (int c = a.caller_id.compare(b.caller_id); c != 0) return c;
+    return a.id < b.id ? -1 : (a.id > b.id ? 1 : 0);
+  }
+  struct NpaOrder {
+    using is_transparent = void;
+    bool operator()(const Key& a, const Key& b) const {
+      if (a.campaign != b.campaign) return a.campaign < b.campaign;
+      if (a.rec->npa != b.rec->npa) return a.rec->npa < b.rec->npa;
+      return tail_compare(*a.rec, *b.rec) < 0;
+    }
+    bool operator()(const Key& a, const NpaProbe& p) const {
+      return std::make_pair(a.campaign, a.rec->npa) < std::make_pair(p.campaign, p.npa);
+    }
+    bool operator()(const NpaProbe& p, const Key& a) const {
+      return std::make_pair(p.campaign, p.npa) < std::make_pair(a.campaign, a.rec->npa);
+    }
+  };
+  struct AnyOrder {
+    using is_transparent = void;
+    bool operator()(const Key& a, const Key& b) const {
+      if (a.campaign != b.campaign) return a.campaign < b.campaign;
+      return tail_compare(*a.rec, *b.rec) < 0;
+    }
+    bool operator()(const Key& a, const AnyProbe& p) const { return a.campaign < p.campaign; }
+    bool operator()(const AnyProbe& p, const Key& a) const { return p.campaign < a.campaign; }
+  };
+
+  void unfile(const Record& r) {
+    for (std::uint32_t c : r.campaigns) {
+      by_npa_.erase(Key{c, &r});
+      by_any_.erase(Key{c, &r});
+    }
+  }
+
+  std::uint32_t intern(const std::string& campaign) {
+    return campaigns_.try_emplace(campaign, static_cast<std::uint32_t>(campaigns_.size()))
+        .first->second;
+  }
+
+  // Node-based: Records never move, so the trees can point at them.
+  std::unordered_map<std::int64_t, Record> records_;
+  std::unordered_map<std::string, std::uint32_t> campaigns_;
+  std::set<Key, NpaOrder> by_npa_;
+  std::set<Key, AnyOrder> by_any_;
+};
+
+}  // namespace cidrot::storage::sqlite
+
+#endif  // CIDROT_STORAGE_SQLITE_PICK_INDEX_H_
