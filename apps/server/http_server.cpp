@@ -2,6 +2,7 @@
 
 #include "http_server.h"
 
+#include <algorithm>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -9,13 +10,14 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <charconv>
 #include <condition_variable>
 #include <csignal>
 #include <ctime>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "codec.h"
+#include "hand_off.h"
 
 namespace cidrot::server {
 
@@ -57,6 +60,7 @@ bool is_http_syntax_error(const beast::error_code& ec) {
 }  // namespace
 
 class Session;
+using SessionPtr = std::shared_ptr<Session>;
 
 struct HttpServer::Impl {
   Impl(const Router& r, Metrics& m, const Logger& l, ServerOptions o)
@@ -65,17 +69,22 @@ struct HttpServer::Impl {
         log(l),
         opt(std::move(o)),
         ioc(opt.io_threads),
-        pool(static_cast<std::size_t>(std::max(1, opt.worker_threads))),
         acceptor(ioc),
         signals(ioc),
         accept_retry(ioc),
-        flush_timer(ioc) {}
+        flush_timer(ioc),
+        sweep_timer(ioc),
+        pool(HandOffOptions{std::max(1, opt.worker_threads), opt.worker_spin},
+             [this](SessionPtr& s) { run_on_worker(s); }) {}
 
   void accept();
   void begin_shutdown();
   void flush_loop();
-  void add(const std::shared_ptr<Session>& s);
+  void sweep_loop();
+  void add(const SessionPtr& s);
   void remove(Session* s);
+  void run_on_worker(SessionPtr& s);
+  void drain_completions();
 
   const Router& router;
   Metrics& metrics;
@@ -91,27 +100,85 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
 
   net::io_context ioc;
-  net::thread_pool pool;  // destroyed before ioc: its queued work may hold sessions
   tcp::acceptor acceptor;
   net::signal_set signals;
   net::steady_timer accept_retry;
   net::steady_timer flush_timer;
+  net::steady_timer sweep_timer;
+
+  // Answers coming back from the workers, handed to the I/O thread in batches: one post (and at
+  // most one reactor wake-up) for whatever finished while the I/O thread was busy. Destroyed
+  // after the pool (which may still add to it) and before the io_context (sessions hold sockets).
+  std::mutex done_mu;
+  std::vector<SessionPtr> done;
+  std::vector<SessionPtr> draining;
+  bool drain_posted = false;
+
+  HandOff<SessionPtr> pool;  // destroyed first: its queued work holds sessions
 };
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::int64_t ticks(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+constexpr std::int64_t kNoDeadline = std::numeric_limits<std::int64_t>::max();
+
+void append_uint(std::string& out, std::size_t v) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+// The response as bytes: what Beast's serializer writes for a string body, plus Server and Date,
+// appended to `out` (whose capacity each connection keeps, so the steady state allocates nothing).
+void serialize(const Response& res, std::string& out) {
+  const std::string_view reason = res.reason();
+  const std::string_view body = res.body();
+  out += res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  append_uint(out, res.result_int());
+  out += ' ';
+  out += reason;
+  out += "\r\nServer: cidrot\r\nDate: ";
+  out += http_date();
+  out += "\r\n";
+  for (const auto& f : res) {
+    out += f.name_string();
+    out += ": ";
+    out += f.value();
+    out += "\r\n";
+  }
+  out += "\r\n";
+  out += body;
+}
+
+}  // namespace
+
+// One connection. Reads and parses requests itself (Beast's parser fed from a flat_buffer kept
+// for the connection's life), writes each response with one send() when the socket takes it, and
+// keeps its timeout as a deadline that a periodic sweep checks, so a request costs no timer
+// operations and no composed-operation machinery.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, HttpServer::Impl& srv)
-      : stream_(std::move(socket)), executor_(stream_.get_executor()), srv_(srv) {
+      : socket_(std::move(socket)), executor_(socket_.get_executor()), srv_(srv) {
     beast::error_code ec;
-    const auto ep = stream_.socket().remote_endpoint(ec);
+    const auto ep = socket_.remote_endpoint(ec);
     remote_ = ec ? std::string("-") : ep.address().to_string();
-    stream_.socket().set_option(tcp::no_delay(true), ec);
+    socket_.set_option(tcp::no_delay(true), ec);
+    // Synchronous writes below must never block the I/O thread.
+    socket_.non_blocking(true, ec);
   }
   ~Session() { srv_.remove(this); }
 
   void start() {
     net::dispatch(executor_, [self = shared_from_this()] { self->read_next(); });
   }
+
+  const net::any_io_executor& executor() const { return executor_; }
 
   // Graceful shutdown: a connection waiting for its next request (with nothing received) is
   // closed; one that has started sending a request, or is being answered, finishes (within the
@@ -120,72 +187,127 @@ class Session : public std::enable_shared_from_this<Session> {
     net::post(executor_, [self = shared_from_this()] {
       if (self->state_ != State::kIdle) return;
       beast::error_code ec;
-      if (self->stream_.socket().available(ec) > 0 && !ec) return;  // a request is arriving
+      if (self->socket_.available(ec) > 0 && !ec) return;  // a request is arriving
       self->close();
     });
+  }
+
+  // From the sweep (any thread): closes the connection if its deadline has passed.
+  void check_deadline(std::int64_t now) {
+    if (deadline_.load(std::memory_order_relaxed) > now) return;
+    net::post(executor_, [self = shared_from_this()] {
+      if (self->deadline_.load(std::memory_order_relaxed) > ticks(Clock::now())) return;
+      self->deadline_.store(kNoDeadline, std::memory_order_relaxed);
+      // Cancels the pending read or write; its handler sees the error and closes.
+      beast::error_code ec;
+      self->socket_.close(ec);
+    });
+  }
+
+  // On a worker thread.
+  void run_handler() { srv_.router.run(*ex_); }
+
+  // Back on the connection's executor.
+  void send() {
+    if (state_ == State::kClosed) return;
+    Response& res = ex_->ctx.res;
+    if (srv_.stopping.load()) res.keep_alive(false);
+    res.prepare_payload();
+    out_.clear();
+    serialize(res, out_);
+    state_ = State::kWriting;
+    write(0);
   }
 
  private:
   enum class State { kIdle, kReading, kProcessing, kWriting, kClosed };
 
+  void set_deadline(std::chrono::milliseconds d) {
+    deadline_.store(ticks(Clock::now() + d), std::memory_order_relaxed);
+  }
+
   void read_next() {
     if (srv_.stopping.load() && buffer_.size() == 0) return close();
     state_ = State::kReading;
+    header_seen_ = false;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(srv_.opt.header_limit));
     // The route's own limit is applied once the headers say which route it is (on_header).
     parser_->body_limit(srv_.router.max_body_limit());
-    if (buffer_.size() > 0) return read_header();  // a pipelined request is already here
+    if (buffer_.size() > 0) {
+      // A pipelined request is already here. Posted, not called, so that a client pipelining
+      // thousands of requests cannot make the stack grow with them.
+      set_deadline(srv_.opt.header_timeout);
+      net::post(executor_, [self = shared_from_this()] { self->parse(); });
+      return;
+    }
     // Idle keep-alive: wait for the first byte under the idle timeout, then the header timeout
     // bounds the rest, so a client trickling bytes cannot hold the connection for long.
     state_ = State::kIdle;
-    stream_.expires_after(srv_.opt.idle_timeout);
-    stream_.async_read_some(buffer_.prepare(8192),
+    set_deadline(srv_.opt.idle_timeout);
+    read_more();
+  }
+
+  void read_more() {
+    const std::size_t want = parser_->is_header_done() ? 65536 : 4096;
+    socket_.async_read_some(buffer_.prepare(want),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                               // Closed by shutdown() while the bytes were on their way.
                               if (ec || self->state_ == State::kClosed) return self->close();
-                              self->state_ = State::kReading;
+                              if (self->state_ == State::kIdle) {
+                                self->state_ = State::kReading;
+                                self->set_deadline(self->srv_.opt.header_timeout);
+                              }
                               self->buffer_.commit(n);
-                              self->read_header();
+                              self->parse();
                             });
   }
 
-  void read_header() {
-    stream_.expires_after(srv_.opt.header_timeout);
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  // Feeds what has been read to the parser; reads more, answers, or starts the request.
+  void parse() {
+    if (state_ == State::kClosed) return;
+    for (;;) {
+      if (!parser_->is_done() && buffer_.size() > 0) {
+        beast::error_code ec;
+        const std::size_t n = parser_->put(buffer_.data(), ec);
+        buffer_.consume(n);
+        if (ec && ec != http::error::need_more) return on_read_error(ec);
+        if (ec && !(parser_->is_header_done() && !header_seen_)) return read_more();
+        if (n == 0 && !ec && !parser_->is_done() && header_seen_) return read_more();
+      }
+      if (parser_->is_header_done() && !header_seen_) {
+        header_seen_ = true;
+        if (!on_header()) return;
+        continue;
+      }
+      if (parser_->is_done()) return on_request();
+      if (buffer_.size() == 0) return read_more();
+    }
   }
 
-  void on_header(beast::error_code ec) {
-    if (ec) return on_read_error(ec);
+  // False when the request has been answered or the body waits for a 100 Continue write.
+  bool on_header() {
     const auto& h = parser_->get();
     const std::size_t limit = srv_.router.body_limit_for(h);
     parser_->body_limit(limit);
     if (const auto len = parser_->content_length(); len && *len > limit) {
-      return reply_error(http::status::payload_too_large, "body_too_large",
-                         "body: larger than " + std::to_string(limit) + " bytes");
+      reply_error(http::status::payload_too_large, "body_too_large",
+                  "body: larger than " + std::to_string(limit) + " bytes");
+      return false;
     }
-    if (parser_->is_done()) return on_request({});
-    stream_.expires_after(srv_.opt.body_timeout);
+    if (parser_->is_done()) return true;
+    set_deadline(srv_.opt.body_timeout);
     if (beast::iequals(h[http::field::expect], "100-continue")) {
       // curl and others wait for this before sending a body of more than 1 KiB.
-      auto cont =
-          std::make_shared<http::response<http::empty_body>>(http::status::continue_, h.version());
-      http::async_write(stream_, *cont,
-                        [self = shared_from_this(), cont](beast::error_code wec, std::size_t) {
-                          if (wec) return self->close();
-                          self->read_body();
-                        });
-      return;
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      net::async_write(socket_, net::buffer(kContinue.data(), kContinue.size()),
+                       [self = shared_from_this()](beast::error_code wec, std::size_t) {
+                         if (wec) return self->close();
+                         self->parse();
+                       });
+      return false;
     }
-    read_body();
-  }
-
-  void read_body() {
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_request(ec); });
+    return true;
   }
 
   void on_read_error(beast::error_code ec) {
@@ -204,20 +326,16 @@ class Session : public std::enable_shared_from_this<Session> {
     close();  // end of stream, timeout, reset, shutdown
   }
 
-  void on_request(beast::error_code ec) {
-    if (ec) return on_read_error(ec);
-    stream_.expires_never();
+  void on_request() {
+    deadline_.store(kNoDeadline, std::memory_order_relaxed);
     state_ = State::kProcessing;
-    auto ex = std::make_shared<Exchange>(parser_->release(), remote_);
-    srv_.router.prepare(*ex);
-    if (!ex->needs_worker()) {
-      srv_.router.run(*ex);
-      return send(ex);
+    ex_.emplace(parser_->release(), remote_);
+    srv_.router.prepare(*ex_);
+    if (!ex_->needs_worker()) {
+      srv_.router.run(*ex_);
+      return send();
     }
-    net::post(srv_.pool, [self = shared_from_this(), ex] {
-      self->srv_.router.run(*ex);
-      net::post(self->executor_, [self, ex] { self->send(ex); });
-    });
+    srv_.pool.push(shared_from_this());
   }
 
   // Answers a request that could not be read completely, then closes the connection.
@@ -227,44 +345,49 @@ class Session : public std::enable_shared_from_this<Session> {
       req.method(parser_->get().method());
       req.target(parser_->get().target());
     }
-    auto ex = std::make_shared<Exchange>(std::move(req), remote_);
-    ex->ctx.res.version(11);
-    set_error(ex->ctx.res, status, code, "", message);
-    ex->ctx.res.keep_alive(false);
-    ex->done = true;
+    ex_.emplace(std::move(req), remote_);
+    ex_->ctx.res.version(11);
+    set_error(ex_->ctx.res, status, code, "", message);
+    ex_->ctx.res.keep_alive(false);
+    ex_->done = true;
     state_ = State::kProcessing;
-    send(ex);
+    send();
   }
 
-  void send(const std::shared_ptr<Exchange>& ex) {
-    if (state_ == State::kClosed) return;
-    Response& res = ex->ctx.res;
-    res.set(http::field::server, "cidrot");
-    res.set(http::field::date, http_date());
-    if (srv_.stopping.load()) res.keep_alive(false);
-    res.prepare_payload();
-    state_ = State::kWriting;
-    stream_.expires_after(srv_.opt.write_timeout);
-    http::async_write(stream_, res,
-                      [self = shared_from_this(), ex](beast::error_code ec, std::size_t) {
-                        self->on_write(ec, *ex);
-                      });
+  // Sends out_ from `offset`: at once while the socket takes it (the usual case: one send() for
+  // the whole response), the rest asynchronously under the write timeout.
+  void write(std::size_t offset) {
+    beast::error_code ec;
+    while (offset < out_.size()) {
+      const std::size_t n =
+          socket_.write_some(net::buffer(out_.data() + offset, out_.size() - offset), ec);
+      if (ec) break;
+      offset += n;
+    }
+    if (offset == out_.size()) return on_write({});
+    if (ec != net::error::would_block && ec != net::error::try_again) return on_write(ec);
+    set_deadline(srv_.opt.write_timeout);
+    net::async_write(
+        socket_, net::buffer(out_.data() + offset, out_.size() - offset),
+        [self = shared_from_this()](beast::error_code wec, std::size_t) { self->on_write(wec); });
   }
 
-  void on_write(beast::error_code ec, const Exchange& ex) {
+  void on_write(beast::error_code ec) {
+    deadline_.store(kNoDeadline, std::memory_order_relaxed);
+    const Exchange& ex = *ex_;
     const Response& res = ex.ctx.res;
     srv_.metrics.count_request(ex.route_index, res.result_int());
     if (srv_.log.enabled(LogLevel::kInfo)) {
-      const double ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ex.start)
-              .count();
+      const double ms = std::chrono::duration<double, std::milli>(Clock::now() - ex.start).count();
       const std::string_view method = ex.req.method_string();
       const std::string_view target = ex.req.target();
       srv_.log.access(remote_, method.empty() ? "-" : method, target.empty() ? "-" : target,
                       res.result_int(), res.body().size(), ms);
     }
+    const bool keep_alive = res.keep_alive();
+    ex_.reset();
     if (ec) return close();
-    if (!res.keep_alive()) return linger();
+    if (!keep_alive) return linger();
     read_next();
   }
 
@@ -274,17 +397,18 @@ class Session : public std::enable_shared_from_this<Session> {
   void linger() {
     state_ = State::kClosed;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    if (ec) return stream_.close();
-    stream_.expires_after(std::chrono::seconds(2));
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return (void)socket_.close(ec);
+    set_deadline(std::chrono::seconds(2));
     drain(0);
   }
 
   void drain(std::size_t drained) {
     buffer_.clear();
-    stream_.async_read_some(buffer_.prepare(16384), [self = shared_from_this(), drained](
+    socket_.async_read_some(buffer_.prepare(16384), [self = shared_from_this(), drained](
                                                         beast::error_code ec, std::size_t n) {
-      if (ec || drained + n > (1u << 20)) return self->stream_.close();
+      beast::error_code ignored;
+      if (ec || drained + n > (1u << 20)) return (void)self->socket_.close(ignored);
       self->drain(drained + n);
     });
   }
@@ -292,19 +416,76 @@ class Session : public std::enable_shared_from_this<Session> {
   void close() {
     if (state_ == State::kClosed) return;
     state_ = State::kClosed;
+    deadline_.store(kNoDeadline, std::memory_order_relaxed);
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
   }
 
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
   net::any_io_executor executor_;
   HttpServer::Impl& srv_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  bool header_seen_ = false;
+  std::optional<Exchange> ex_;
+  std::string out_;
   std::string remote_;
   State state_ = State::kIdle;
+  std::atomic<std::int64_t> deadline_{kNoDeadline};
 };
+
+void HttpServer::Impl::run_on_worker(SessionPtr& s) {
+  s->run_handler();
+  bool post = false;
+  {
+    std::lock_guard<std::mutex> lock(done_mu);
+    done.push_back(std::move(s));
+    post = !drain_posted;
+    drain_posted = true;
+  }
+  if (post) net::post(ioc, [this] { drain_completions(); });
+}
+
+void HttpServer::Impl::drain_completions() {
+  {
+    std::lock_guard<std::mutex> lock(done_mu);
+    draining.swap(done);
+    drain_posted = false;
+  }
+  for (auto& s : draining) {
+    if (opt.io_threads > 1) {
+      net::dispatch(s->executor(), [s] { s->send(); });
+    } else {
+      s->send();
+    }
+  }
+  draining.clear();
+}
+
+void HttpServer::Impl::sweep_loop() {
+  // Often enough that the shortest timeout is honoured within about an eighth of itself.
+  const auto shortest =
+      std::min({opt.idle_timeout, opt.header_timeout, opt.body_timeout, opt.write_timeout});
+  const auto tick =
+      std::clamp(shortest / 8, std::chrono::milliseconds(5), std::chrono::milliseconds(1000));
+  sweep_timer.expires_after(tick);
+  sweep_timer.async_wait([this](beast::error_code ec) {
+    if (ec) return;
+    const std::int64_t now = ticks(Clock::now());
+    std::vector<SessionPtr> live;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      live.reserve(sessions.size());
+      for (auto& [ptr, weak] : sessions) {
+        if (auto s = weak.lock()) live.push_back(std::move(s));
+      }
+    }
+    for (auto& s : live) s->check_deadline(now);
+    live.clear();
+    sweep_loop();
+  });
+}
 
 void HttpServer::Impl::add(const std::shared_ptr<Session>& s) {
   std::lock_guard<std::mutex> lock(mu);
@@ -434,6 +615,7 @@ void HttpServer::run(bool handle_signals) {
   }
   s.accept();
   s.flush_loop();
+  s.sweep_loop();
   std::vector<std::thread> threads;
   for (int i = 0; i < std::max(1, s.opt.io_threads); ++i) {
     threads.emplace_back([&s] { s.ioc.run(); });

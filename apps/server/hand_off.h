@@ -1,0 +1,193 @@
+// Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
+//
+// HandOff: the store worker pool of cidrot-server. The I/O thread push()es jobs; worker threads
+// run them. Built so that a busy server hands work over without a thread wake-up per request:
+//
+// - push() wakes a sleeping worker only when no worker is awake (or when the oldest queued job
+//   has waited longer than `scale_after`, so a store whose calls block, such as SQLite, still gets
+//   several callers at once); otherwise the job waits for a worker that is already running;
+// - a worker that finds the queue empty spins briefly (yielding the core) before it sleeps, so a
+//   steady stream of requests finds it awake;
+// - one sleeping worker polls (every standby_poll while work is in progress), so a job stuck
+//   behind a long store call is taken up within about a millisecond even if nothing else comes.
+//
+// Jobs run in FIFO order of take-up (not of completion: several workers run at once).
+
+#ifndef CIDROT_SERVER_HAND_OFF_H_
+#define CIDROT_SERVER_HAND_OFF_H_
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace cidrot::server {
+
+struct HandOffOptions {
+  int threads = 8;
+  std::chrono::microseconds spin{50};            // look for work this long before sleeping
+  std::chrono::microseconds scale_after{200};    // a job waiting longer wakes another worker
+  std::chrono::microseconds standby_poll{1000};  // see HandOff::sleep()
+};
+
+template <class Job>
+class HandOff {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // `run` is called on a worker thread for every job; it must not throw.
+  HandOff(HandOffOptions options, std::function<void(Job&)> run)
+      : options_(options), run_(std::move(run)) {
+    const int n = std::max(1, options_.threads);
+    // Workers start awake and go to sleep once they find nothing to do.
+    running_ = n;
+    threads_.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { work(); });
+  }
+  ~HandOff() { join(); }
+  HandOff(const HandOff&) = delete;
+  HandOff& operator=(const HandOff&) = delete;
+
+  void push(Job job) {
+    bool wake;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const auto now = Clock::now();
+      queue_.push_back(Entry{std::move(job), now});
+      queued_.store(queue_.size(), std::memory_order_relaxed);
+      wake = should_wake(now);
+      if (wake) grant_wake();
+    }
+    if (wake) cv_.notify_one();
+  }
+
+  // Runs what is queued, then stops the workers and waits for them. Idempotent.
+  void join() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+
+  // Worker wake-ups so far (for tests and benchmarks: ideally far fewer than jobs under load).
+  std::size_t wakes() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return wakes_;
+  }
+
+ private:
+  struct Entry {
+    Job job;
+    Clock::time_point queued_at;
+  };
+
+  // Called with mu_ held, after a push or a take.
+  bool should_wake(Clock::time_point now) const {
+    if (sleeping_ == 0 || queue_.empty()) return false;
+    if (running_ == 0) return true;
+    return now - queue_.front().queued_at > options_.scale_after;
+  }
+
+  // Called with mu_ held: one sleeper becomes running (before it actually wakes, so that the
+  // next push() does not wake a second one for the same job).
+  void grant_wake() {
+    --sleeping_;
+    ++running_;
+    ++tokens_;
+    ++wakes_;
+  }
+
+  void work() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      if (!queue_.empty()) {
+        Job job = std::move(queue_.front().job);
+        queue_.pop_front();
+        queued_.store(queue_.size(), std::memory_order_relaxed);
+        // Work still waiting behind this one for too long: a blocking store needs more hands.
+        const bool wake = should_wake(Clock::now());
+        if (wake) grant_wake();
+        ++busy_;
+        lock.unlock();
+        if (wake) cv_.notify_one();
+        run_(job);
+        lock.lock();
+        --busy_;
+        continue;
+      }
+      if (stopping_) break;
+      lock.unlock();
+      // Spinning (with yields, so a thread sharing this core runs first) costs less than the
+      // futex wake-up and context switch a sleep would cost the next push().
+      const auto until = Clock::now() + options_.spin;
+      while (queued_.load(std::memory_order_relaxed) == 0 && Clock::now() < until) {
+        std::this_thread::yield();
+      }
+      lock.lock();
+      if (!queue_.empty() || stopping_) continue;
+      sleep(lock);
+    }
+  }
+
+  // Returns running (counted in running_). push() moves a sleeper back to running_ and leaves a
+  // token; the token, not the notification, ends the wait, so spurious wake-ups change nothing.
+  void sleep(std::unique_lock<std::mutex>& lock) {
+    --running_;
+    ++sleeping_;
+    for (;;) {
+      if (tokens_ > 0) {
+        --tokens_;
+        return;
+      }
+      if (stopping_) break;
+      if (standby_) {
+        cv_.wait(lock);
+        continue;
+      }
+      // The standby: push() wakes nobody while a worker is running, so a job queued behind a
+      // long store call (an import) with no push after it would wait for that call to end. One
+      // sleeper looks again now and then, often while work is in progress, rarely when idle.
+      standby_ = true;
+      const bool active = busy_ > 0 || !queue_.empty();
+      cv_.wait_for(lock, active ? options_.standby_poll : options_.standby_poll * 50);
+      standby_ = false;
+      if (tokens_ == 0 && !queue_.empty() &&
+          Clock::now() - queue_.front().queued_at > options_.scale_after) {
+        ++wakes_;
+        break;
+      }
+    }
+    --sleeping_;
+    ++running_;
+  }
+
+  HandOffOptions options_;
+  std::function<void(Job&)> run_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Entry> queue_;
+  std::atomic<std::size_t> queued_{0};
+  int running_ = 0;
+  int sleeping_ = 0;
+  int tokens_ = 0;
+  int busy_ = 0;          // running a job
+  bool standby_ = false;  // a sleeper is polling (sleep())
+  std::size_t wakes_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace cidrot::server
+
+#endif  // CIDROT_SERVER_HAND_OFF_H_
