@@ -4,6 +4,7 @@
 
 #include <boost/json/parse.hpp>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <string>
 
@@ -12,12 +13,30 @@ namespace cidrot::app {
 std::string iso8601(TimePoint t) {
   const std::int64_t ms = to_unix_ms(t);
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  // The server formats a time or two per request, nearly always in the current second: the
+  // date and time part is kept per thread and only the milliseconds are written each call.
+  thread_local std::time_t cached_secs = -1;
+  thread_local char cached[32];
+  if (ms >= 0 && secs == cached_secs) {
+    const int frac = static_cast<int>(ms % 1000);
+    std::string out(cached, 19);
+    out += '.';
+    out += static_cast<char>('0' + frac / 100);
+    out += static_cast<char>('0' + frac / 10 % 10);
+    out += static_cast<char>('0' + frac % 10);
+    out += 'Z';
+    return out;
+  }
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[96];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<int>(ms % 1000));
+  if (ms >= 0 && tm.tm_year + 1900 <= 9999) {
+    std::memcpy(cached, buf, 19);
+    cached_secs = secs;
+  }
   return buf;
 }
 

@@ -2,9 +2,11 @@
 
 #include "router.h"
 
-#include <boost/url/parse.hpp>
-#include <boost/url/url_view.hpp>
 #include <algorithm>
+#include <array>
+#include <boost/url/parse.hpp>
+#include <boost/url/pct_string_view.hpp>
+#include <boost/url/url_view.hpp>
 #include <exception>
 
 #include "cidrot/error.h"
@@ -120,19 +122,36 @@ bool Router::token_matches(std::string_view presented) const {
 }
 
 Router::Match Router::match(http::verb method, std::string_view path) const {
+  // Runs twice per request (for the body limit, then for the route), so the path is split in
+  // place; only a segment with a percent escape is decoded into a string. The target's syntax
+  // is checked once, by prepare().
   Match m;
-  std::vector<std::string> segs;
-  auto parsed = boost::urls::parse_origin_form(path);
-  if (!parsed) return m;
-  for (auto s : parsed->segments()) {
-    if (segs.size() == kMaxSegments) return m;
-    segs.push_back(std::move(s));
+  if (path.empty() || path.front() != '/') return m;
+  std::array<std::string_view, kMaxSegments> segs;
+  std::array<std::string, kMaxSegments> decoded;
+  std::size_t count = 0;
+  std::string_view rest = path.substr(1);
+  if (!rest.empty()) {  // "/" has no segments, "/a/" has "a" and ""
+    for (;;) {
+      if (count == kMaxSegments) return m;
+      const auto slash = rest.find('/');
+      std::string_view seg = rest.substr(0, slash);
+      if (seg.find('%') != std::string_view::npos) {
+        auto d = boost::urls::make_pct_string_view(seg);
+        if (!d) return m;
+        decoded[count] = d->decode();
+        seg = decoded[count];
+      }
+      segs[count++] = seg;
+      if (slash == std::string_view::npos) break;
+      rest.remove_prefix(slash + 1);
+    }
   }
   for (std::size_t i = 0; i < routes_.size(); ++i) {
     const auto& pat = segments_[i];
-    if (pat.size() != segs.size()) continue;
+    if (pat.size() != count) continue;
     bool ok = true;
-    for (std::size_t j = 0; ok && j < pat.size(); ++j) {
+    for (std::size_t j = 0; ok && j < count; ++j) {
       ok = is_param(pat[j]) ? !segs[j].empty() : pat[j] == segs[j];
     }
     if (!ok) continue;
@@ -141,8 +160,10 @@ Router::Match Router::match(http::verb method, std::string_view path) const {
       continue;
     }
     m.index = static_cast<int>(i);
-    for (std::size_t j = 0; j < pat.size(); ++j) {
-      if (is_param(pat[j])) m.params.emplace_back(pat[j].substr(1, pat[j].size() - 2), segs[j]);
+    for (std::size_t j = 0; j < count; ++j) {
+      if (is_param(pat[j])) {
+        m.params.emplace_back(pat[j].substr(1, pat[j].size() - 2), std::string(segs[j]));
+      }
     }
     return m;
   }
@@ -184,6 +205,7 @@ void Router::prepare(Exchange& ex) const {
       return fail(http::status::bad_request, "invalid_argument", "query",
                   "query: more than " + std::to_string(kMaxParams) + " parameters");
     }
+    if (ctx.query_.empty()) ctx.query_.reserve(8);
     ctx.query_.emplace_back(std::move(p.key), std::move(p.value));
   }
   Match m = match(ex.req.method(), ctx.path_);

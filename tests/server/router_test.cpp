@@ -314,6 +314,10 @@ TEST_CASE("rate limit: 429 with Retry-After, per agent, no lease", "[server]") {
 TEST_CASE("codec helpers", "[server]") {
   CHECK(iso8601(from_unix_ms(0)) == "1970-01-01T00:00:00.000Z");
   CHECK(iso8601(from_unix_ms(1795280100123)) == "2026-11-21T16:55:00.123Z");
+  // The per-thread cache of the current second: the same second, the next one, back again.
+  CHECK(iso8601(from_unix_ms(1795280100005)) == "2026-11-21T16:55:00.005Z");
+  CHECK(iso8601(from_unix_ms(1795280101990)) == "2026-11-21T16:55:01.990Z");
+  CHECK(iso8601(from_unix_ms(1795280100070)) == "2026-11-21T16:55:00.070Z");
   CHECK(json_quote("a\"b\\c\n\x01") == "\"a\\\"b\\\\c\\n\\u0001\"");
   const auto form = parse_form("a=1+2&b=%41&c");
   REQUIRE(form.size() == 3);
