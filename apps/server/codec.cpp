@@ -121,9 +121,8 @@ http::status status_for(ErrorCode code) noexcept {
   }
 }
 
-std::string json_quote(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
+void json_quote_into(std::string& out, std::string_view s) {
+  out.reserve(out.size() + s.size() + 2);
   out.push_back('"');
   for (char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
@@ -155,6 +154,11 @@ std::string json_quote(std::string_view s) {
     }
   }
   out.push_back('"');
+}
+
+std::string json_quote(std::string_view s) {
+  std::string out;
+  json_quote_into(out, s);
   return out;
 }
 
@@ -198,7 +202,7 @@ std::string lease_json(const Lease& lease) {
   out += "{\"caller_id\":\"";
   out += n.caller_id;  // 10 digits, validated by the library
   out += "\",\"carrier\":";
-  out += json_quote(n.carrier);
+  json_quote_into(out, n.carrier);
   out += ",\"area_code\":\"";
   out += n.area_code;
   out += "\",\"meta\":";
@@ -216,9 +220,9 @@ std::string lease_json(const Lease& lease) {
   out += "\",\"match\":\"";
   out += tier_name(lease.tier);
   out += "\",\"campaign\":";
-  out += json_quote(lease.campaign);
+  json_quote_into(out, lease.campaign);
   out += ",\"agent\":";
-  out += json_quote(lease.agent);
+  json_quote_into(out, lease.agent);
   out += ",\"destination\":\"";
   out += lease.destination;
   out += "\"}";

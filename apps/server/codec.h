@@ -48,6 +48,8 @@ Error rename_field(const Error& error, std::string_view from, std::string_view t
 
 // `s` as a JSON string literal, quotes included.
 std::string json_quote(std::string_view s);
+// The same, appended to `out`.
+void json_quote_into(std::string& out, std::string_view s);
 
 // The /next-cid body: {caller_id, carrier, area_code, meta, reservation_id, expires_at, match,
 // campaign, agent, destination}. Written by hand: it is the hot path.

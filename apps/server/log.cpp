@@ -99,7 +99,9 @@ void Logger::access(std::string_view remote, std::string_view method, std::strin
   const auto q = target.find('?');
   const bool redact = q != std::string_view::npos && mentions_credential(target.substr(q));
   // Control characters cannot reach here (the HTTP parser rejects them), but a quote could.
-  for (char c : redact ? target.substr(0, q) : target) line += c == '"' ? '\'' : c;
+  const std::size_t from = line.size();
+  line += redact ? target.substr(0, q) : target;
+  std::replace(line.begin() + static_cast<std::ptrdiff_t>(from), line.end(), '"', '\'');
   if (redact) line += "?<redacted>";
   line += "\" ";
   append_uint(line, status);

@@ -36,6 +36,12 @@ bool is_param(const std::string& segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
 
+// A query key or value, '+' as space. Most are plain digits and names: copied, not decoded.
+std::string decode_param(boost::urls::pct_string_view s) {
+  if (s.find_first_of("%+") == std::string_view::npos) return std::string(s.data(), s.size());
+  return s.decode(boost::urls::encoding_opts(true));
+}
+
 std::string_view strip_query(std::string_view target) { return target.substr(0, target.find('?')); }
 
 std::string allow_header(const std::vector<http::verb>& verbs) {
@@ -200,13 +206,13 @@ void Router::prepare(Exchange& ex) const {
                 "target: malformed request target");
   ctx.path_ = std::string(parsed->encoded_path());
   std::size_t count = 0;
-  for (auto p : parsed->params(boost::urls::encoding_opts(true))) {
+  for (auto p : parsed->encoded_params()) {
     if (++count > kMaxParams) {
       return fail(http::status::bad_request, "invalid_argument", "query",
                   "query: more than " + std::to_string(kMaxParams) + " parameters");
     }
     if (ctx.query_.empty()) ctx.query_.reserve(8);
-    ctx.query_.emplace_back(std::move(p.key), std::move(p.value));
+    ctx.query_.emplace_back(decode_param(p.key), decode_param(p.value));
   }
   Match m = match(ex.req.method(), ctx.path_);
   if (m.index < 0) {

@@ -37,6 +37,8 @@ void print_usage() {
       "  --header-timeout-ms N    time from a request's first byte to its last header (10000)\n"
       "  --body-timeout-ms N      time to read a request body (30000)\n"
       "  --shutdown-grace-ms N    on SIGTERM, wait this long for in-flight requests (15000)\n"
+      "  --worker-spin-us N       an idle store worker looks for work this long before it\n"
+      "                           sleeps (50; 0 = sleep at once, e.g. on a busy single core)\n"
       "  --print-config           print the resolved configuration and exit\n"
       "  --version                print the version and exit\n"
       "  --help                   this text\n",
@@ -98,6 +100,15 @@ int server_main(int argc, char** argv) {
     } else {
       std::fprintf(stderr, "cidrot-server: %s needs a value (see --help)\n", name.c_str());
       return 2;
+    }
+    if (name == "--worker-spin-us") {
+      const long long us = int_flag(value, 0, 1000000);
+      if (us < 0) {
+        std::fprintf(stderr, "cidrot-server: --worker-spin-us must be 0..1000000\n");
+        return 2;
+      }
+      opt.worker_spin = std::chrono::microseconds(us);
+      continue;
     }
     if (name == "--io-threads") {
       io_threads = static_cast<int>(int_flag(value, 1, 64));
