@@ -6,10 +6,10 @@
 // - push() wakes a sleeping worker only when no worker is awake (or when the oldest queued job
 //   has waited longer than `scale_after`, so a store whose calls block, such as SQLite, still gets
 //   several callers at once); otherwise the job waits for a worker that is already running;
-// - a worker that finds the queue empty spins briefly (yielding the core) before it sleeps, so a
-//   steady stream of requests finds it awake;
+// - one worker that finds the queue empty spins briefly (yielding the core) before it sleeps, so
+//   a steady stream of requests finds it awake;
 // - one sleeping worker polls (every standby_poll while work is in progress), so a job stuck
-//   behind a long store call is taken up within about a millisecond even if nothing else comes.
+//   behind a long store call is taken up within milliseconds even if nothing else comes.
 //
 // Jobs run in FIFO order of take-up (not of completion: several workers run at once).
 
@@ -127,15 +127,20 @@ class HandOff {
         continue;
       }
       if (stopping_) break;
-      lock.unlock();
-      // Spinning (with yields, so a thread sharing this core runs first) costs less than the
-      // futex wake-up and context switch a sleep would cost the next push().
-      const auto until = Clock::now() + options_.spin;
-      while (queued_.load(std::memory_order_relaxed) == 0 && Clock::now() < until) {
-        std::this_thread::yield();
+      if (!spinning_ && options_.spin.count() > 0) {
+        // One worker spins (with yields, so a thread sharing this core runs first): that costs
+        // less than the futex wake-up and context switch a sleep would cost the next push().
+        // More spinners would only take the cores from the I/O thread and the clients.
+        spinning_ = true;
+        lock.unlock();
+        const auto until = Clock::now() + options_.spin;
+        while (queued_.load(std::memory_order_relaxed) == 0 && Clock::now() < until) {
+          std::this_thread::yield();
+        }
+        lock.lock();
+        spinning_ = false;
+        if (!queue_.empty() || stopping_) continue;
       }
-      lock.lock();
-      if (!queue_.empty() || stopping_) continue;
       sleep(lock);
     }
   }
@@ -181,8 +186,9 @@ class HandOff {
   int running_ = 0;
   int sleeping_ = 0;
   int tokens_ = 0;
-  int busy_ = 0;          // running a job
-  bool standby_ = false;  // a sleeper is polling (sleep())
+  int busy_ = 0;           // running a job
+  bool standby_ = false;   // a sleeper is polling (sleep())
+  bool spinning_ = false;  // a worker is looking for work before it sleeps
   std::size_t wakes_ = 0;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
