@@ -126,16 +126,39 @@ INSERT OR IGNORE INTO pick (campaign, npa, state, last_used, caller_id, number_i
 CREATE INDEX pick_any ON pick (campaign, state, last_used, caller_id, number_id);
 DROP TABLE pool;
 )sql",
-      // 2 -> 3: the selection order moves into each writer's memory (pick_index.h); the pick
-      // table goes. changes lists, per write transaction, the numbers whose selection key it
-      // changed (ids: native-endian int64 array; NULL: too many, reload all), so that a process
-      // can bring its in-memory order up to date with what other processes wrote.
+      // 2 -> 3: fewer pages written per lease.
+      //
+      // The selection order moves into each writer's memory (pick_index.h); the pick table
+      // goes. changes lists, per write transaction, the numbers whose selection key it changed
+      // (ids: native-endian int64 array; NULL: too many, reload all), so that a process can
+      // bring its in-memory order up to date with what other processes wrote.
+      // leases is appended in lease order (seq, never reused thanks to AUTOINCREMENT, so that a
+      // process finds the leases others added by seq) and keeps only its expiry index, which
+      // also grows at its end: a lease no longer writes a page chosen by its random id or by its
+      // number. Writers find a lease by id or by number in memory.
       R"sql(
 DROP TABLE pick;
 CREATE TABLE changes (
   gen INTEGER PRIMARY KEY,
   ids BLOB
 );
+CREATE TABLE leases_v3 (
+  seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+  id          TEXT    NOT NULL,
+  number_id   INTEGER NOT NULL,
+  campaign    TEXT    NOT NULL,
+  agent       TEXT    NOT NULL,
+  destination TEXT    NOT NULL,
+  leased_at   INTEGER NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  tier        TEXT    NOT NULL
+);
+INSERT INTO leases_v3 (id, number_id, campaign, agent, destination, leased_at, expires_at, tier)
+  SELECT id, number_id, campaign, agent, destination, leased_at, expires_at, tier FROM leases
+  ORDER BY leased_at, id;
+DROP TABLE leases;
+ALTER TABLE leases_v3 RENAME TO leases;
+CREATE INDEX leases_expiry ON leases (expires_at);
 )sql",
   };
   return steps;

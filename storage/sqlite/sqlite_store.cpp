@@ -40,6 +40,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -176,6 +177,50 @@ class Use {
   SQLite::Statement& s_;
 };
 
+// The writer's map of the lease rows in the file: by lease id (for release) and by number (for
+// release by caller-ID). Rows other connections added are learnt by seq; rows they deleted are
+// found missing when their number is re-read (verify_leases) or when a delete finds nothing.
+struct LeaseRegistry {
+  struct Ref {
+    std::int64_t seq;
+    std::int64_t number_id;
+  };
+  using Seqs = std::map<std::int64_t, std::string>;  // seq -> lease id
+  std::unordered_map<std::string, Ref> by_id;
+  std::unordered_map<std::int64_t, Seqs> by_number;
+
+  void add(std::int64_t seq, const std::string& id, std::int64_t number_id) {
+    erase(id);
+    by_id.emplace(id, Ref{seq, number_id});
+    by_number[number_id].emplace(seq, id);
+  }
+  void erase(const std::string& id) {
+    auto it = by_id.find(id);
+    if (it == by_id.end()) return;
+    auto n = by_number.find(it->second.number_id);
+    if (n != by_number.end()) {
+      n->second.erase(it->second.seq);
+      if (n->second.empty()) by_number.erase(n);
+    }
+    by_id.erase(it);
+  }
+  void erase_number(std::int64_t number_id) {
+    auto n = by_number.find(number_id);
+    if (n == by_number.end()) return;
+    for (const auto& e : n->second) by_id.erase(e.second);
+    by_number.erase(n);
+  }
+  // A copy: callers erase while they walk it.
+  Seqs of(std::int64_t number_id) const {
+    auto n = by_number.find(number_id);
+    return n == by_number.end() ? Seqs{} : n->second;
+  }
+  void clear() {
+    by_id.clear();
+    by_number.clear();
+  }
+};
+
 // The writer connection with its prepared statements. Used by the batch leader only.
 //
 // Invariant kept by every write below: each number is filed in index_ under each campaign key as
@@ -198,7 +243,7 @@ class Writer final : public BatchTarget {
         meta_get_(*db_, "SELECT key, value FROM meta WHERE key IN ('hour_start', 'day_start')"),
         meta_set_(*db_, "UPDATE meta SET value = ?2 WHERE key = ?1"),
         min_expiry_q_(*db_, "SELECT min(expires_at) FROM leases"),
-        expired_(*db_, "SELECT number_id FROM leases WHERE expires_at <= ?1"),
+        expired_(*db_, "SELECT seq, id, number_id FROM leases WHERE expires_at <= ?1"),
         expired_del_(*db_, "DELETE FROM leases WHERE expires_at <= ?1"),
         capped_old_(*db_,
                     "SELECT id FROM numbers WHERE hourly_limit > 0 AND hour_count >= hourly_limit"
@@ -233,8 +278,9 @@ class Writer final : public BatchTarget {
         insert_lease_(*db_,
                       "INSERT INTO leases (id, number_id, campaign, agent, destination, leased_at,"
                       " expires_at, tier) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-        find_lease_(*db_, "SELECT number_id FROM leases WHERE id = ?1"),
-        delete_lease_(*db_, "DELETE FROM leases WHERE id = ?1"),
+        lease_exists_(*db_, "SELECT 1 FROM leases WHERE seq = ?1 AND id = ?2"),
+        leases_after_(*db_, "SELECT seq, id, number_id FROM leases WHERE seq > ?1 ORDER BY seq"),
+        delete_lease_(*db_, "DELETE FROM leases WHERE seq = ?1 AND id = ?2"),
         delete_leases_of_(*db_, "DELETE FROM leases WHERE number_id = ?1"),
         outcome_(*db_,
                  "UPDATE numbers SET last_disposition = ?2, last_duration_s = ?3 WHERE id = ?1"),
@@ -294,6 +340,7 @@ class Writer final : public BatchTarget {
     }
     data_version_ = version;
     stale_ = false;
+    begin_max_seq_ = max_seq_;
   }
   void commit() override {
     std::int64_t gen = seen_gen_;
@@ -323,6 +370,7 @@ class Writer final : public BatchTarget {
     // The index and the cached windows may hold changes the file no longer has: the next
     // transaction re-reads them.
     stale_ = true;
+    max_seq_ = begin_max_seq_;
     try {
       dirty_.insert(dirty_.end(), touched_.begin(), touched_.end());
     } catch (...) {
@@ -351,6 +399,10 @@ class Writer final : public BatchTarget {
   LeaseResult lease(const LeaseRequest& req) {
     const std::int64_t now = to_unix_ms(req.windows.now);
     if (now >= min_expiry_) drop_expired(now);
+    if (auto it = leases_.by_id.find(req.lease_id);
+        it != leases_.by_id.end() && lease_row_exists(it->second.seq, req.lease_id)) {
+      throw Error(ErrorCode::kConflict, "lease_id: already in use", "lease_id");
+    }
     advance_windows(req.windows);
 
     LeaseResult result;
@@ -428,13 +480,11 @@ class Writer final : public BatchTarget {
       q->bind(6, now);
       q->bind(7, expires);
       q->bind(8, tier_name(tier));
-      try {
-        q->exec();
-      } catch (const SQLite::Exception& e) {
-        if ((e.getErrorCode() & 0xff) != SQLITE_CONSTRAINT) throw;
-        throw Error(ErrorCode::kConflict, "lease_id: already in use", "lease_id");
-      }
+      q->exec();
     }
+    const std::int64_t seq = db_->getLastInsertRowid();
+    leases_.add(seq, req.lease_id, row.id);
+    max_seq_ = std::max(max_seq_, seq);
     min_expiry_ = std::min(min_expiry_, expires);
     Lease& l = result.lease.emplace();
     l.id = req.lease_id;
@@ -454,22 +504,15 @@ class Writer final : public BatchTarget {
     std::int64_t number_id = 0, ended = 0;
     if (!req.lease_id.empty()) {
       if (!is_lease_id(req.lease_id)) return 0;
-      {
-        Use q(find_lease_);
-        q->bind(1, req.lease_id);
-        if (!q->executeStep()) return 0;
-        number_id = q->getColumn(0).getInt64();
-      }
-      Use d(delete_lease_);
-      d->bind(1, req.lease_id);
-      ended = d->exec();
+      auto it = leases_.by_id.find(req.lease_id);
+      if (it == leases_.by_id.end()) return 0;
+      number_id = it->second.number_id;
+      ended = delete_lease(it->second.seq, req.lease_id);
     } else {
       std::optional<Row> row = find(req.caller_id);
       if (!row) return 0;
       number_id = row->id;
-      Use d(delete_leases_of_);
-      d->bind(1, number_id);
-      ended = d->exec();
+      for (const auto& [seq, id] : leases_.of(number_id)) ended += delete_lease(seq, id);
     }
     if (ended == 0) return 0;
     if (!req.outcome.disposition.empty()) {
@@ -571,6 +614,7 @@ class Writer final : public BatchTarget {
     std::optional<Row> row = find(caller_id);
     if (!row) return false;
     unfile_pick(row->id);
+    leases_.erase_number(row->id);
     for (SQLite::Statement* s : {&delete_leases_of_, &delete_number_}) {
       Use q(*s);
       q->bind(1, row->id);
@@ -651,6 +695,44 @@ class Writer final : public BatchTarget {
     touched_.push_back(id);
   }
 
+  // Deletes lease row (seq, id) and forgets it; returns 1 if the row was there.
+  std::int64_t delete_lease(std::int64_t seq, const std::string& id) {
+    std::int64_t n;
+    {
+      Use d(delete_lease_);
+      d->bind(1, seq);
+      d->bind(2, id);
+      n = d->exec();
+    }
+    leases_.erase(id);
+    return n;
+  }
+
+  bool lease_row_exists(std::int64_t seq, const std::string& id) {
+    Use q(lease_exists_);
+    q->bind(1, seq);
+    q->bind(2, id);
+    return q->executeStep();
+  }
+
+  // Forgets the leases of number `id` whose rows are gone (released or expired by another
+  // connection, or rolled back).
+  void verify_leases(std::int64_t id) {
+    for (const auto& [seq, lease_id] : leases_.of(id)) {
+      if (!lease_row_exists(seq, lease_id)) leases_.erase(lease_id);
+    }
+  }
+
+  // Learns the leases other connections added since max_seq_.
+  void read_new_leases() {
+    Use q(leases_after_);
+    q->bind(1, max_seq_);
+    while (q->executeStep()) {
+      max_seq_ = q->getColumn(0).getInt64();
+      leases_.add(max_seq_, q->getColumn(1).getString(), q->getColumn(2).getInt64());
+    }
+  }
+
   // Re-files `row` (filed already) under (state, last_used).
   void move_pick(const Row& row, int state, std::int64_t last_used) {
     if (!index_.move(row.id, state, last_used)) {
@@ -662,6 +744,7 @@ class Writer final : public BatchTarget {
 
   // Re-reads number `id` from the file into the index (or drops it when the row is gone).
   void resync(std::int64_t id) {
+    verify_leases(id);
     Use q(row_);
     q->bind(1, id);
     if (!q->executeStep()) {
@@ -688,12 +771,15 @@ class Writer final : public BatchTarget {
   // Builds the index from the numbers table (inside a transaction, so it matches seen_gen_).
   void load_index() {
     index_.clear();
+    leases_.clear();
     dirty_.clear();
     {
       Use q(max_gen_);
       q->executeStep();
       seen_gen_ = q->getColumn(0).getInt64();
     }
+    max_seq_ = 0;
+    read_new_leases();
     Use q(load_all_);
     Number campaigns_only;
     while (q->executeStep()) {
@@ -738,6 +824,7 @@ class Writer final : public BatchTarget {
       return;
     }
     seen_gen_ = next - 1;
+    read_new_leases();
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
     for (std::int64_t id : ids) resync(id);
@@ -768,6 +855,7 @@ class Writer final : public BatchTarget {
       if (!q->executeStep()) throw missing_number(id);
       row = read_row(*q);
     }
+    touched_.push_back(id);  // other writers then forget the lease rows that went
     refresh(row);
   }
 
@@ -783,7 +871,10 @@ class Writer final : public BatchTarget {
     {
       Use q(expired_);
       q->bind(1, now);
-      while (q->executeStep()) numbers.push_back(q->getColumn(0).getInt64());
+      while (q->executeStep()) {
+        leases_.erase(q->getColumn(1).getString());
+        numbers.push_back(q->getColumn(2).getInt64());
+      }
     }
     if (!numbers.empty()) {
       Use d(expired_del_);
@@ -854,6 +945,9 @@ class Writer final : public BatchTarget {
   std::int64_t data_version_ = -1;     // PRAGMA data_version at our last transaction
   std::vector<std::int64_t> touched_;  // numbers re-filed in this transaction
   std::vector<std::int64_t> dirty_;    // numbers re-filed by transactions that rolled back
+  LeaseRegistry leases_;               // the file's live lease rows, by id and by number
+  std::int64_t max_seq_ = 0;           // the newest lease row leases_ knows
+  std::int64_t begin_max_seq_ = 0;     // max_seq_ when this transaction began
   std::int64_t hour_ = 0, day_ = 0;    // the stored windows, as of this transaction
   // A lower bound of the earliest lease expiry in the file, as of this transaction (the write
   // lock keeps other processes out until COMMIT): a lease or release before it has nothing to
@@ -865,7 +959,8 @@ class Writer final : public BatchTarget {
   SQLite::Statement meta_get_, meta_set_, min_expiry_q_, expired_, expired_del_, capped_old_;
   SQLite::Statement row_, row_by_cid_, use_number_, adjust_leases_;
   SQLite::Statement set_pick_state_, insert_lease_;
-  SQLite::Statement find_lease_, delete_lease_, delete_leases_of_, outcome_;
+  SQLite::Statement lease_exists_, leases_after_, delete_lease_, delete_leases_of_;
+  SQLite::Statement outcome_;
   SQLite::Statement insert_number_, update_number_, set_active_, delete_number_, empty_;
 };
 
@@ -918,9 +1013,14 @@ class ReadTxn {
   SQLite::Database& db_;
 };
 
-// Live leases of n.id at :now.
+// Live leases per number at :now: leases has no index by number (a lease would write a page
+// chosen by its number), so a query that needs kLiveLeases starts with kLiveCte, which counts
+// the live leases once (through the expiry index) and is looked up through an automatic index.
+constexpr const char* kLiveCte =
+    "WITH live AS MATERIALIZED (SELECT number_id, count(*) AS c FROM leases"
+    " WHERE expires_at > :now GROUP BY number_id) ";
 constexpr const char* kLiveLeases =
-    "(SELECT count(*) FROM leases l WHERE l.number_id = n.id AND l.expires_at > :now)";
+    "coalesce((SELECT live.c FROM live WHERE live.number_id = n.id), 0)";
 
 // The write side of one database file in this process. Store objects opened on the same file
 // with the same options share it, so their writes batch together instead of contending for
@@ -1025,8 +1125,8 @@ class SqliteStore final : public Store {
   std::optional<NumberState> get_number(const std::string& caller_id,
                                         const Windows& windows) override {
     return readers_.with("read", [&](SQLite::Database& db) -> std::optional<NumberState> {
-      SQLite::Statement q(db, std::string("SELECT ") + kNumberColumns + ", " + kLiveLeases +
-                                  " FROM numbers n WHERE n.caller_id = :cid");
+      SQLite::Statement q(db, std::string(kLiveCte) + "SELECT " + kNumberColumns + ", " +
+                                  kLiveLeases + " FROM numbers n WHERE n.caller_id = :cid");
       q.bind(":cid", caller_id);
       q.bind(":now", to_unix_ms(windows.now));
       if (!q.executeStep()) return std::nullopt;
@@ -1074,7 +1174,8 @@ class SqliteStore final : public Store {
       ReadTxn txn(db);
       ListPage page;
       {
-        SQLite::Statement count(db, "SELECT count(*) FROM numbers n" + where);
+        SQLite::Statement count(db, std::string(query.leased ? kLiveCte : "") +
+                                        "SELECT count(*) FROM numbers n" + where);
         bind(count);
         count.executeStep();
         page.total = count.getColumn(0).getInt64();
@@ -1100,8 +1201,8 @@ class SqliteStore final : public Store {
       const char* dir = query.descending ? " DESC" : " ASC";
       std::string order = " ORDER BY " + key + dir;
       if (query.sort != SortKey::kCallerId) order += ", n.caller_id ASC";
-      SQLite::Statement q(db, std::string("SELECT ") + kNumberColumns + ", " + kLiveLeases +
-                                  " FROM numbers n" + where + order +
+      SQLite::Statement q(db, std::string(kLiveCte) + "SELECT " + kNumberColumns + ", " +
+                                  kLiveLeases + " FROM numbers n" + where + order +
                                   " LIMIT :limit OFFSET :offset");
       bind(q);
       q.bind(":limit", query.limit);
@@ -1208,8 +1309,9 @@ class SqliteStore final : public Store {
         }
       }
       {
-        SQLite::Statement q(db, std::string("SELECT n.npa, count(*), coalesce(sum(NOT ") +
-                                    hour_capped + " AND NOT " + day_capped + " AND " + kLiveLeases +
+        SQLite::Statement q(db, std::string(kLiveCte) +
+                                    "SELECT n.npa, count(*), coalesce(sum(NOT " + hour_capped +
+                                    " AND NOT " + day_capped + " AND " + kLiveLeases +
                                     " < n.max_concurrent), 0)"
                                     " FROM numbers n WHERE n.active = 1 GROUP BY n.npa"
                                     " ORDER BY n.npa");
