@@ -126,6 +126,7 @@ std::int64_t ticks(Clock::time_point t) {
 }
 
 constexpr std::int64_t kNoDeadline = std::numeric_limits<std::int64_t>::max();
+constexpr std::size_t kKeptBuffer = 64 * 1024;
 
 void append_uint(std::string& out, std::size_t v) {
   char buf[24];
@@ -386,6 +387,10 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const bool keep_alive = res.keep_alive();
     ex_.reset();
+    // The buffers keep their capacity between requests, but not what one large import or
+    // listing needed: ten thousand idle connections must not each hold megabytes.
+    if (out_.capacity() > kKeptBuffer) std::string().swap(out_);
+    if (buffer_.capacity() > kKeptBuffer && buffer_.size() == 0) buffer_.shrink_to_fit();
     if (ec) return close();
     if (!keep_alive) return linger();
     read_next();

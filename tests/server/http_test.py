@@ -438,6 +438,34 @@ class ProtocolTest(unittest.TestCase):
         self.assertIn(b"cidrot_http_requests_total", responses[5][2])
         self.assertEqual(responses[5][1].get("connection"), "close")
 
+    def test_large_answer_to_a_slow_reader_then_the_next_request(self):
+        # A listing larger than the socket buffers: the server sends what the socket takes, the
+        # rest as the client reads, and then answers the request pipelined behind it.
+        import_numbers(MAIN, npa_numbers([484, 502, 504, 505, 507], 100), campaigns="slowread")
+        reqs = (f"GET /api/numbers?campaign=slowread&limit=10000 HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {TOKEN}\r\n\r\n"
+                f"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").encode()
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(10)
+        s.connect(("127.0.0.1", MAIN.port))
+        s.sendall(reqs)
+        time.sleep(0.3)  # the server's first send() fills the buffers and has to wait
+        data = b""
+        while True:
+            chunk = s.recv(1024)
+            if not chunk:
+                break
+            data += chunk
+            if len(data) < 64 * 1024:
+                time.sleep(0.001)
+        s.close()
+        responses = parse_responses(data)
+        self.assertEqual([r[0] for r in responses], [200, 200])
+        self.assertGreater(len(responses[0][2]), 64 * 1024)
+        listing = json.loads(responses[0][2])
+        self.assertEqual((listing["total"], len(listing["items"])), (500, 500))
+
     def test_expect_100_continue(self):
         body = csv_numbers(["5125550100", "5125550101"], campaigns="expect").encode()
         head = (f"POST /api/numbers/import HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
