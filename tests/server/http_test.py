@@ -158,6 +158,18 @@ def raw_exchange(port, data, timeout=5, read_until_close=True):
         s.close()
 
 
+def recv_all(sock, size=65536, slow_until=0):
+    """Everything `sock` receives until the peer closes; the first `slow_until` bytes slowly."""
+    data = b""
+    while True:
+        chunk = sock.recv(size)
+        if not chunk:
+            return data
+        data += chunk
+        if len(data) < slow_until:
+            time.sleep(0.001)
+
+
 def parse_responses(data):
     """Splits a byte stream into (status, headers, body) responses (Content-Length framing)."""
     out = []
@@ -451,14 +463,7 @@ class ProtocolTest(unittest.TestCase):
         s.connect(("127.0.0.1", MAIN.port))
         s.sendall(reqs)
         time.sleep(0.3)  # the server's first send() fills the buffers and has to wait
-        data = b""
-        while True:
-            chunk = s.recv(1024)
-            if not chunk:
-                break
-            data += chunk
-            if len(data) < 64 * 1024:
-                time.sleep(0.001)
+        data = recv_all(s, size=1024, slow_until=64 * 1024)
         s.close()
         responses = parse_responses(data)
         self.assertEqual([r[0] for r in responses], [200, 200])
@@ -476,12 +481,7 @@ class ProtocolTest(unittest.TestCase):
         interim = s.recv(4096)
         self.assertTrue(interim.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), interim)
         s.sendall(body)
-        rest = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            rest += chunk
+        rest = recv_all(s)
         s.close()
         final = parse_responses(rest)
         self.assertEqual(final[0][0], 200)
@@ -595,12 +595,7 @@ class LimitsAndShutdownTest(unittest.TestCase):
             with self.assertRaises(OSError):  # no longer accepting
                 socket.create_connection(("127.0.0.1", s.port), timeout=1).close()
             slow.sendall(body[len(body) // 2:])
-            data = b""
-            while True:
-                chunk = slow.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = recv_all(slow)
             slow.close()
             responses = parse_responses(data)
             self.assertEqual(len(responses), 1, data[:300])
