@@ -3,6 +3,8 @@
 // SQLite backend throughput, next to a plain single-row SQLite UPDATE loop on the same disk in the
 // same run (the ceiling any SQLite design pays per transaction):
 //   BM_UpdateLoop/<sync>            one autocommit UPDATE of one row per iteration (WAL)
+//   BM_UpdateLoopRandom             the same, but of a random row of 10k (as a lease updates the
+//                                   row of whichever number it picks)
 //   BM_Lease/<sync>/threads:N       Store::lease() from N threads (group commit), 10k-number pool
 //   BM_LeaseRelease/threads:8       lease + release per iteration (a whole call)
 //   BM_LeaseOne / BM_DenyExhausted  one thread: a successful lease in a 100k pool vs a denial in a
@@ -18,6 +20,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -103,6 +106,35 @@ void BM_UpdateLoop(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_UpdateLoop)->ArgName("full")->Arg(0)->Arg(1)->UseRealTime();
+
+void BM_UpdateLoopRandom(benchmark::State& state) {
+  const std::string path = bench_dir() + "/loop_random.db";
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
+  // Rows about as wide as a numbers row (~150 bytes).
+  sqlite3_exec(
+      db,
+      "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL, pad TEXT);"
+      "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 10000)"
+      " INSERT OR IGNORE INTO t SELECT i, 0, printf('%.140c', 'x') FROM c",
+      nullptr, nullptr, nullptr);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "UPDATE t SET v = v + 1 WHERE id = ?1", -1, &st, nullptr);
+  std::uint64_t x = 88172645463325252ULL;
+  for (auto _ : state) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;  // xorshift64: a cheap uniform row choice
+    sqlite3_bind_int64(st, 1, static_cast<sqlite3_int64>(1 + x % 10000));
+    if (sqlite3_step(st) != SQLITE_DONE) state.SkipWithError("update failed");
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_UpdateLoopRandom)->UseRealTime();
 
 // --- leases ------------------------------------------------------------------------------------
 
