@@ -71,10 +71,25 @@ const NpaIndex& npa_index() noexcept {
   return index;
 }
 
+bool all_digits(std::string_view s) {
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string normalize_nanp(std::string_view input, const char* field) {
   if (field == nullptr) field = "destination";
+  // Dialers send plain digits almost always; they skip the scanner and its string building, and
+  // are checked by the same rules (and messages) as every other spelling.
+  if ((input.size() == 10 || (input.size() == 11 && input[0] == '1')) && all_digits(input)) {
+    const std::string_view national = input.substr(input.size() - 10);
+    check_code(field, "area code", national.substr(0, 3));
+    check_code(field, "exchange", national.substr(3, 3));
+    return std::string(national);
+  }
   if (input.empty()) reject(field, "is empty; expected a NANP number such as 2125551234");
   if (input.size() > kMaxInputBytes) {
     reject(field, "is longer than " + std::to_string(kMaxInputBytes) + " characters");
