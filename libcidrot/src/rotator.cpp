@@ -11,6 +11,7 @@
 
 #include "cidrot/error.h"
 #include "cidrot/nanp.h"
+#include "lease_id.h"
 #include "time_windows.h"
 
 namespace cidrot {
@@ -26,14 +27,22 @@ constexpr std::int32_t kMaxConcurrent = 10000;
   throw Error(ErrorCode::kInvalidArgument, field + ": " + what, field);
 }
 
+// Campaign names are checked on every lease: one table load per character.
+constexpr std::array<bool, 256> kNameChars = [] {
+  std::array<bool, 256> ok{};
+  for (int c = 0; c < 256; ++c) {
+    ok[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '_' || c == '-' || c == '.';
+  }
+  return ok;
+}();
+
 void check_name(const std::string& value, const char* field) {
   if (value.empty()) invalid(field, "must not be empty");
   if (value.size() > kMaxNameBytes) invalid(field, "longer than 64 bytes");
-  for (char c : value) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '-' || c == '.';
-    if (!ok) invalid(field, "may hold only letters, digits, '_', '-' and '.'");
-  }
+  bool ok = true;
+  for (unsigned char c : value) ok &= kNameChars[c];
+  if (!ok) invalid(field, "may hold only letters, digits, '_', '-' and '.'");
 }
 
 void check_printable(const std::string& value, std::size_t max, const char* field) {
@@ -226,14 +235,18 @@ LeaseResult Rotator::next(const CallRequest& request) {
   if (request.ttl.count() < 0 || request.ttl.count() > 86400) {
     invalid("ttl", "must be 0..86400 seconds");
   }
-  LeaseRequest req;
+  // One request per thread, every field set on every call: its strings keep their capacity, so
+  // building it allocates nothing (the 32-char id alone would be an allocation per lease).
+  thread_local LeaseRequest req;
   req.destination = normalize_nanp(request.destination, "destination");
   const auto npa =
       static_cast<std::uint16_t>((req.destination[0] - '0') * 100 +
                                  (req.destination[1] - '0') * 10 + (req.destination[2] - '0'));
   CampaignEntry* entry = impl_->entry(request.campaign);
   req.ladder = &entry->ladder(npa);
-  req.lease_id = make_lease_id();
+  req.lease_id.resize(32);
+  detail::write_lease_id(req.lease_id.data());
+  req.lease_id_fresh = true;
   req.campaign = request.campaign;
   req.agent = request.agent;
   req.windows = impl_->now_windows();
@@ -244,8 +257,10 @@ LeaseResult Rotator::next(const CallRequest& request) {
 std::int64_t Rotator::release(const std::string& lease_id, const Outcome& outcome) {
   if (!is_lease_id(lease_id)) invalid("reservation_id", "must be 32 lowercase hex characters");
   check_outcome(outcome);
-  ReleaseRequest req;
+  // Reused per thread like next()'s request: copying the id into it allocates nothing.
+  thread_local ReleaseRequest req;
   req.lease_id = lease_id;
+  req.caller_id.clear();
   req.outcome = outcome;
   req.now = impl_->clock->now();
   return impl_->store->release(req);

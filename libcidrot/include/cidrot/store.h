@@ -40,6 +40,10 @@ struct LeaseRequest {
   const Ladder* ladder = nullptr;
   Windows windows;  // windows.now is the lease time
   std::chrono::milliseconds ttl{300000};
+  // True when lease_id is one make_lease_id() has just returned, which no lease can hold yet: a
+  // store may skip its check for an id already in use. Callers passing their own ids leave it
+  // false and get Error(kConflict) for an id in use.
+  bool lease_id_fresh = false;
 };
 
 // Release one lease (lease_id set) or every lease of a number (caller_id set).
