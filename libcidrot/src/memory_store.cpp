@@ -292,7 +292,8 @@ struct FreshEntry {
 
 struct Pool;
 
-struct Queue {
+struct alignas(64) Queue {
+  // The first cache line holds all that front() reads.
   // Sentinel of the used numbers: head.next is their LRU front, head.prev the most recent. Every
   // node's next and every node's prev but the front's are kept; the front's prev may be stale,
   // and nothing reads it (walks from the tail stop before the front).
@@ -301,15 +302,16 @@ struct Queue {
   // first. Those arriving in caller_id order (imports are sorted per batch) append to `run`, whose
   // live part starts at run_begin; the others wait in `fresh`. A slot is in a queue at most once.
   std::vector<FreshEntry> run;
-  std::size_t run_begin = 0;  // run[run_begin] is live, or run_begin == run.size()
-  std::size_t run_dead = 0;   // erased entries after run_begin
+  std::uint32_t run_begin = 0;    // run[run_begin] is live, or run_begin == run.size()
+  std::uint32_t fresh_count = 0;  // fresh.size()
   std::set<Node*, SlotKeyLess> fresh;
+  std::size_t run_dead = 0;  // erased entries after run_begin
   Pool* pool = nullptr;
   std::int64_t members = 0;  // active numbers of this pool with this NPA
   std::int64_t capped = 0;   // ... of which at an hourly or daily cap
   Queue() { head.prev = head.next = &head; }
 
-  bool empty() const { return run_begin == run.size() && fresh.empty() && head.next == &head; }
+  bool empty() const { return run_begin == run.size() && fresh_count == 0 && head.next == &head; }
 
   // The LRU number of the queue, if any. Run entries carry their key, so comparing queues
   // touches no slot of a never-used number.
@@ -319,7 +321,7 @@ struct Queue {
       *out = Pick{0, run[run_begin].key, run[run_begin].slot};
       found = true;
     }
-    if (!fresh.empty()) {
+    if (fresh_count != 0) {
       Slot* s = (*fresh.begin())->slot;
       if (!found || s->key < out->key) *out = Pick{0, s->key, s};
       found = true;
@@ -343,6 +345,7 @@ struct Queue {
       return;
     }
     fresh.insert(n);
+    ++fresh_count;
     // Once the out-of-order ones outnumber the run, they join it: picks come from the run again
     // (no tree walk, prefetched), and each merge costs no more than the inserts since the last.
     if (fresh.size() >= 64 && fresh.size() > run.size() - run_begin - run_dead) merge_fresh();
@@ -370,6 +373,7 @@ struct Queue {
       }
     }
     fresh.erase(n);
+    --fresh_count;
   }
 
  private:
@@ -403,6 +407,7 @@ struct Queue {
     }
     for (; it != fresh.end(); ++it) merged.push_back(FreshEntry{(*it)->slot->key, (*it)->slot});
     fresh.clear();
+    fresh_count = 0;
     run.swap(merged);
     run_begin = run_dead = 0;
   }
@@ -584,13 +589,14 @@ struct NumberView {
   bool active;
 };
 
+// `out` is freshly constructed: its campaigns are empty and its meta "{}" already.
 void fill_number(const NumberView& v, Number* out) {
   Number& n = *out;
   n.caller_id = caller_string(v.key);
   n.area_code.assign(n.caller_id, 0, 3);
   n.carrier = v.profile->carrier;
-  n.meta_json = v.profile->meta_json;
-  n.campaigns = v.profile->campaigns;
+  if (v.profile->meta_json != n.meta_json) n.meta_json = v.profile->meta_json;
+  if (!v.profile->campaigns.empty()) n.campaigns = v.profile->campaigns;
   n.hourly_limit = v.hourly_limit;
   n.daily_limit = v.daily_limit;
   n.max_concurrent = v.max_concurrent;

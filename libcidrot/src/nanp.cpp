@@ -86,8 +86,13 @@ std::string normalize_nanp(std::string_view input, const char* field) {
   // are checked by the same rules (and messages) as every other spelling.
   if ((input.size() == 10 || (input.size() == 11 && input[0] == '1')) && all_digits(input)) {
     const std::string_view national = input.substr(input.size() - 10);
-    check_code(field, "area code", national.substr(0, 3));
-    check_code(field, "exchange", national.substr(3, 3));
+    const bool dialable = national[0] >= '2' && national[3] >= '2' &&
+                          !(national[1] == '1' && national[2] == '1') &&
+                          !(national[4] == '1' && national[5] == '1');
+    if (!dialable) {
+      check_code(field, "area code", national.substr(0, 3));
+      check_code(field, "exchange", national.substr(3, 3));
+    }
     return std::string(national);
   }
   if (input.empty()) reject(field, "is empty; expected a NANP number such as 2125551234");

@@ -47,9 +47,9 @@ void check_name(const std::string& value, const char* field) {
 
 void check_printable(const std::string& value, std::size_t max, const char* field) {
   if (value.size() > max) invalid(field, "longer than " + std::to_string(max) + " bytes");
-  for (unsigned char c : value) {
-    if (c < 0x20 || c == 0x7f) invalid(field, "must not contain control characters");
-  }
+  bool control = false;
+  for (unsigned char c : value) control |= (c < 0x20) | (c == 0x7f);
+  if (control) invalid(field, "must not contain control characters");
 }
 
 void check_settings(const CampaignSettings& s) {
@@ -94,9 +94,20 @@ struct CampaignEntry {
     if (const Ladder* l = ladders[npa].load(std::memory_order_acquire)) return *l;
     std::lock_guard<std::mutex> lock(build_mu);
     if (const Ladder* l = ladders[npa].load(std::memory_order_acquire)) return *l;
-    owned.push_back(std::make_unique<Ladder>(build(npa)));
+    owned.push_back(compact(build(npa)));
     ladders[npa].store(owned.back().get(), std::memory_order_release);
     return *owned.back();
+  }
+
+  // Every lease reads its ladder, the steps and the first step's NPAs: allocated one after the
+  // other they share cache lines, instead of lying wherever building them left them.
+  static std::unique_ptr<Ladder> compact(const Ladder& built) {
+    auto ladder = std::make_unique<Ladder>();
+    ladder->reserve(built.size());
+    for (const LadderStep& step : built) {
+      ladder->push_back(LadderStep{step.tier, {step.npas.begin(), step.npas.end()}});
+    }
+    return ladder;
   }
 
   // Newer NPAs (e.g. 332) have no centroid in the 2018 geography set; an overlay partner covers
