@@ -10,17 +10,20 @@
 // - a Pool is one campaign name ("*" = numbers serving every campaign) and owns one Queue per NPA;
 // - a Queue holds the *available* members (active, below concurrency limit, not capped) in LRU
 //   order. Never-used numbers come first, by caller_id: a sorted run consumed from its front (so
-//   the next pick is known and prefetched long before it is needed), plus an ordered set for the
-//   few that arrive out of order, which keeps imports in any order O(log n) per number. Used
-//   numbers follow in an intrusive doubly linked list ordered by (last_used, caller_id). A lease
-//   moves the number to the back (last_used only grows) or unlinks it; a release re-inserts it
-//   walking from the back, which is O(1) when calls end roughly in the order they started and
-//   O(d) for d later-started, earlier-ended calls in the same NPA otherwise;
+//   the next pick is known and prefetched long before it is needed), plus an ordered set for
+//   those arriving out of order (merged into the run once they outnumber it), which keeps
+//   imports in any order O(log n) per number. Used numbers follow in an intrusive doubly linked
+//   list ordered by (last_used, caller_id). A lease moves the number to the back (last_used only
+//   grows) or unlinks it; a release re-inserts it walking from the back, which is O(1) when calls
+//   end roughly in the order they started and O(d) for d later-started, earlier-ended calls in
+//   the same NPA otherwise;
 // - capped numbers are unlinked and remembered; they are re-admitted once when the window rolls;
 // - leases are records in a chunked array reused through a free list (no allocation per lease),
-//   found by id through an open-addressing index, and chained into one list per TTL, which is
-//   then ordered by expiry with a new lease at its tail; a heap over the lists' first expiries
-//   says what expires next, so a lease call that expires nothing costs one comparison.
+//   found by id through an open-addressing index (whose bucket a lease writes a few leases after
+//   prefetching it), and chained into one list per TTL, which is then ordered by expiry with a
+//   new lease at its tail; a heap over the lists' first expiries says what expires next, so a
+//   lease call that expires nothing costs one comparison;
+// - arrays beyond their first 2 MiB ask for huge pages, so random slots cost no TLB miss.
 // One mutex guards everything: the critical section is a few hundred nanoseconds.
 
 #include <algorithm>
