@@ -3,9 +3,10 @@
 // HandOff: the store worker pool of cidrot-server. The I/O thread push()es jobs; worker threads
 // run them. Built so that a busy server hands work over without a thread wake-up per request:
 //
-// - push() wakes a sleeping worker only when no worker is awake (or when the oldest queued job
-//   has waited longer than `scale_after`, so a store whose calls block, such as SQLite, still gets
-//   several callers at once); otherwise the job waits for a worker that is already running;
+// - push() wakes a sleeping worker only when no worker is awake, or when jobs are slow (a store
+//   whose calls block, such as SQLite, gets as many callers at once as there are jobs and
+//   workers), or when the oldest queued job has waited longer than `scale_after`; otherwise the
+//   job waits for a worker that is already running;
 // - one worker that finds the queue empty spins briefly (yielding the core) before it sleeps, so
 //   a steady stream of requests finds it awake;
 // - one sleeping worker polls (every standby_poll while work is in progress), so a job stuck
@@ -32,9 +33,14 @@ namespace cidrot::server {
 
 struct HandOffOptions {
   int threads = 8;
-  std::chrono::microseconds spin{50};            // look for work this long before sleeping
-  std::chrono::microseconds scale_after{200};    // a job waiting longer wakes another worker
-  std::chrono::microseconds standby_poll{1000};  // see HandOff::sleep()
+  std::chrono::microseconds spin{50};  // look for work this long before sleeping
+  // A job waiting longer wakes another worker. Long enough that a worker merely preempted on a
+  // busy machine does not wake the rest.
+  std::chrono::microseconds scale_after{1000};
+  std::chrono::microseconds standby_poll{2000};  // see HandOff::sleep()
+  // When most jobs take longer than this (wall time), each is worth a thread of its own: under
+  // load memory:// leases take ~5 us (some far longer when preempted), SQLite's ~800 us.
+  std::chrono::microseconds slow_job{100};
 };
 
 template <class Job>
@@ -96,6 +102,12 @@ class HandOff {
   bool should_wake(Clock::time_point now) const {
     if (sleeping_ == 0 || queue_.empty()) return false;
     if (running_ == 0) return true;
+    // Jobs that block (SQLite's lease waits for its turn to commit, and commits the leases of
+    // every caller waiting together): each queued job that no awake worker is free to take gets
+    // a worker of its own, at once, since the callers' concurrency is the commit's batch size.
+    if (slow_share_ > kShareOne / 2 && queue_.size() > static_cast<std::size_t>(running_ - busy_)) {
+      return true;
+    }
     return now - queue_.front().queued_at > options_.scale_after;
   }
 
@@ -115,15 +127,21 @@ class HandOff {
         Job job = std::move(queue_.front().job);
         queue_.pop_front();
         queued_.store(queue_.size(), std::memory_order_relaxed);
-        // Work still waiting behind this one for too long: a blocking store needs more hands.
+        ++busy_;
+        // Work still waiting behind this one: a blocking store may need more hands.
         const bool wake = should_wake(Clock::now());
         if (wake) grant_wake();
-        ++busy_;
         lock.unlock();
         if (wake) cv_.notify_one();
+        const auto started = Clock::now();
         run_(job);
+        const auto took = Clock::now() - started;
         lock.lock();
         --busy_;
+        // The share of recent jobs that were slow, not their mean time: on a busy machine a fast
+        // job is sometimes preempted for milliseconds, which would drag a mean up, but only a
+        // store that blocks makes most of its calls slow.
+        slow_share_ += ((took > options_.slow_job ? kShareOne : 0) - slow_share_) / 16;
         continue;
       }
       if (stopping_) break;
@@ -153,9 +171,13 @@ class HandOff {
     for (;;) {
       if (tokens_ > 0) {
         --tokens_;
-        return;
+        break;
       }
-      if (stopping_) break;
+      if (stopping_) {
+        --sleeping_;
+        ++running_;
+        break;
+      }
       if (standby_) {
         cv_.wait(lock);
         continue;
@@ -169,12 +191,14 @@ class HandOff {
       standby_ = false;
       if (tokens_ == 0 && !queue_.empty() &&
           Clock::now() - queue_.front().queued_at > options_.scale_after) {
+        --sleeping_;
+        ++running_;
         ++wakes_;
         break;
       }
     }
-    --sleeping_;
-    ++running_;
+    // Leaving with nobody on standby (this thread may have been it): one sleeper takes the role.
+    if (!standby_ && sleeping_ > 0 && !stopping_) cv_.notify_one();
   }
 
   HandOffOptions options_;
@@ -186,7 +210,9 @@ class HandOff {
   int running_ = 0;
   int sleeping_ = 0;
   int tokens_ = 0;
-  int busy_ = 0;           // running a job
+  int busy_ = 0;  // running a job
+  static constexpr int kShareOne = 1 << 16;
+  int slow_share_ = 0;     // of the recent jobs, the share slower than slow_job, in 1/kShareOne
   bool standby_ = false;   // a sleeper is polling (sleep())
   bool spinning_ = false;  // a worker is looking for work before it sleeps
   std::size_t wakes_ = 0;
