@@ -86,6 +86,9 @@ class HandOff {
     }
   }
 
+  // True when most recent jobs took longer than `slow_job` (a blocking store). Any thread.
+  bool jobs_are_slow() const { return slow_share_.load(std::memory_order_relaxed) > kShareOne / 2; }
+
   // Worker wake-ups so far (for tests and benchmarks: ideally far fewer than jobs under load).
   std::size_t wakes() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -105,7 +108,7 @@ class HandOff {
     // Jobs that block (SQLite's lease waits for its turn to commit, and commits the leases of
     // every caller waiting together): each queued job that no awake worker is free to take gets
     // a worker of its own, at once, since the callers' concurrency is the commit's batch size.
-    if (slow_share_ > kShareOne / 2 && queue_.size() > static_cast<std::size_t>(running_ - busy_)) {
+    if (jobs_are_slow() && queue_.size() > static_cast<std::size_t>(running_ - busy_)) {
       return true;
     }
     return now - queue_.front().queued_at > options_.scale_after;
@@ -141,7 +144,9 @@ class HandOff {
         // The share of recent jobs that were slow, not their mean time: on a busy machine a fast
         // job is sometimes preempted for milliseconds, which would drag a mean up, but only a
         // store that blocks makes most of its calls slow.
-        slow_share_ += ((took > options_.slow_job ? kShareOne : 0) - slow_share_) / 16;
+        const int share = slow_share_.load(std::memory_order_relaxed);
+        slow_share_.store(share + ((took > options_.slow_job ? kShareOne : 0) - share) / 16,
+                          std::memory_order_relaxed);
         continue;
       }
       if (stopping_) break;
@@ -212,7 +217,8 @@ class HandOff {
   int tokens_ = 0;
   int busy_ = 0;  // running a job
   static constexpr int kShareOne = 1 << 16;
-  int slow_share_ = 0;     // of the recent jobs, the share slower than slow_job, in 1/kShareOne
+  std::atomic<int> slow_share_{
+      0};                  // of the recent jobs, the share slower than slow_job, in 1/kShareOne
   bool standby_ = false;   // a sleeper is polling (sleep())
   bool spinning_ = false;  // a worker is looking for work before it sleeps
   std::size_t wakes_ = 0;

@@ -24,9 +24,10 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8000;  // 0 = any free port (see HttpServer::port())
   int io_threads = 1;
-  int worker_threads = 8;                           // store calls run here (hand_off.h)
-  std::chrono::microseconds worker_spin{50};        // an idle worker looks this long, then sleeps
-  std::size_t header_limit = 16 * 1024;             // request line + headers; larger -> 431
+  int worker_threads = 8;                     // store calls run here (hand_off.h)
+  std::chrono::microseconds worker_spin{50};  // an idle worker looks this long, then sleeps
+  std::chrono::microseconds io_spin{50};      // with answers due, the I/O thread polls this long
+  std::size_t header_limit = 16 * 1024;       // request line + headers; larger -> 431
   std::chrono::milliseconds idle_timeout{60000};    // keep-alive wait for the next request
   std::chrono::milliseconds header_timeout{10000};  // first byte to end of headers
   std::chrono::milliseconds body_timeout{30000};    // reading the body

@@ -39,6 +39,8 @@ void print_usage() {
       "  --shutdown-grace-ms N    on SIGTERM, wait this long for in-flight requests (15000)\n"
       "  --worker-spin-us N       an idle store worker looks for work this long before it\n"
       "                           sleeps (50; 0 = sleep at once, e.g. on a busy single core)\n"
+      "  --io-spin-us N           with answers due from the workers, the I/O thread polls this\n"
+      "                           long before it sleeps (50; 0 = sleep at once)\n"
       "  --print-config           print the resolved configuration and exit\n"
       "  --version                print the version and exit\n"
       "  --help                   this text\n",
@@ -101,13 +103,13 @@ int server_main(int argc, char** argv) {
       std::fprintf(stderr, "cidrot-server: %s needs a value (see --help)\n", name.c_str());
       return 2;
     }
-    if (name == "--worker-spin-us") {
+    if (name == "--worker-spin-us" || name == "--io-spin-us") {
       const long long us = int_flag(value, 0, 1000000);
       if (us < 0) {
-        std::fprintf(stderr, "cidrot-server: --worker-spin-us must be 0..1000000\n");
+        std::fprintf(stderr, "cidrot-server: %s must be 0..1000000\n", name.c_str());
         return 2;
       }
-      opt.worker_spin = std::chrono::microseconds(us);
+      (name == "--io-spin-us" ? opt.io_spin : opt.worker_spin) = std::chrono::microseconds(us);
       continue;
     }
     if (name == "--io-threads") {
