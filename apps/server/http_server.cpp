@@ -112,7 +112,6 @@ struct HttpServer::Impl {
   // after the pool (which may still add to it) and before the io_context (sessions hold sockets).
   std::mutex done_mu;
   std::vector<SessionPtr> done;
-  std::vector<SessionPtr> draining;
   bool drain_posted = false;
   std::atomic<int> in_pool{0};  // requests pushed to the pool whose answers are not back yet
 
@@ -456,20 +455,23 @@ void HttpServer::Impl::run_on_worker(SessionPtr& s) {
 }
 
 void HttpServer::Impl::drain_completions() {
+  // Per thread: with several I/O threads two drains can run at once. Swapped with `done`, so
+  // both vectors keep their capacity and a drain allocates nothing.
+  thread_local std::vector<SessionPtr> batch;
   {
     std::lock_guard<std::mutex> lock(done_mu);
-    draining.swap(done);
+    batch.swap(done);
     drain_posted = false;
   }
-  in_pool.fetch_sub(static_cast<int>(draining.size()), std::memory_order_relaxed);
-  for (auto& s : draining) {
+  in_pool.fetch_sub(static_cast<int>(batch.size()), std::memory_order_relaxed);
+  for (auto& s : batch) {
     if (opt.io_threads > 1) {
       net::dispatch(s->executor(), [s] { s->send(); });
     } else {
       s->send();
     }
   }
-  draining.clear();
+  batch.clear();
 }
 
 void HttpServer::Impl::io_loop() {

@@ -630,6 +630,38 @@ class LimitsAndShutdownTest(unittest.TestCase):
             self.assertEqual(s.stop(), 0)
             s.cleanup()
 
+    def test_two_io_threads_under_concurrent_load(self):
+        # Answers come back from the store workers in batches; with several I/O threads two
+        # batches can be handed out at once.
+        s = Server(args=["--io-threads", "2"])
+        try:
+            import_numbers(s, npa_numbers([212, 213, 214, 215], 25), campaigns="mt")
+            statuses = []
+            lock = threading.Lock()
+
+            def client(idx):
+                conn = s.conn()
+                got = []
+                for i in range(150):
+                    path = ("/health" if i % 10 == 0 else
+                            "/next-cid?" + q(to="2125551234", campaign="mt", agent=f"a{idx}",
+                                             ttl="1"))
+                    got.append(s.request("GET", path, conn=conn)[0])
+                conn.close()
+                with lock:
+                    statuses.extend(got)
+
+            threads = [threading.Thread(target=client, args=(i,)) for i in range(12)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(len(statuses), 12 * 150)
+            self.assertEqual(set(statuses) - {200, 409}, set())
+        finally:
+            self.assertEqual(s.stop(), 0)
+            s.cleanup()
+
     def test_admin_routes_refuse_without_a_token(self):
         s = Server(token=None)
         try:
