@@ -270,10 +270,15 @@ class Writer final : public BatchTarget {
                     "  THEN 2 WHEN live_leases + 1 >= max_concurrent THEN 1 ELSE 0 END"
                     " WHERE id = ?1 RETURNING " +
                         bare_number_columns()),
-        adjust_leases_(*db_,
-                       "UPDATE numbers SET live_leases = live_leases + ?2 WHERE id = ?1"
-                       " RETURNING " +
-                           bare_number_columns()),
+        // One statement per release or expiry: the new state is Row::state() spelt in SQL.
+        adjust_leases_(
+            *db_,
+            "UPDATE numbers SET live_leases = live_leases + ?2,"
+            " pick_state = CASE WHEN active = 0 THEN 3"
+            "  WHEN (hourly_limit > 0 AND hour_start = ?3 AND hour_count >= hourly_limit)"
+            "   OR (daily_limit > 0 AND day_start = ?4 AND day_count >= daily_limit)"
+            "  THEN 2 WHEN live_leases + ?2 >= max_concurrent THEN 1 ELSE 0 END"
+            " WHERE id = ?1 RETURNING pick_state, last_used, caller_id"),
         set_pick_state_(*db_, "UPDATE numbers SET pick_state = ?2 WHERE id = ?1"),
         insert_lease_(*db_,
                       "INSERT INTO leases (id, number_id, campaign, agent, destination, leased_at,"
@@ -735,11 +740,14 @@ class Writer final : public BatchTarget {
 
   // Re-files `row` (filed already) under (state, last_used).
   void move_pick(const Row& row, int state, std::int64_t last_used) {
-    if (!index_.move(row.id, state, last_used)) {
-      throw Error(ErrorCode::kInternal, "sqlite: pick index out of step for " +
-                                            row.number.caller_id + " in " + opts_.path);
+    move_pick(row.id, state, last_used, row.number.caller_id);
+  }
+  void move_pick(std::int64_t id, int state, std::int64_t last_used, const std::string& caller_id) {
+    if (!index_.move(id, state, last_used)) {
+      throw Error(ErrorCode::kInternal,
+                  "sqlite: pick index out of step for " + caller_id + " in " + opts_.path);
     }
-    touched_.push_back(row.id);
+    touched_.push_back(id);
   }
 
   // Re-reads number `id` from the file into the index (or drops it when the row is gone).
@@ -847,16 +855,16 @@ class Writer final : public BatchTarget {
   }
 
   void adjust_leases(std::int64_t id, std::int64_t delta) {
-    Row row;
-    {
-      Use q(adjust_leases_);
-      q->bind(1, id);
-      q->bind(2, delta);
-      if (!q->executeStep()) throw missing_number(id);
-      row = read_row(*q);
-    }
-    touched_.push_back(id);  // other writers then forget the lease rows that went
-    refresh(row);
+    Use q(adjust_leases_);
+    q->bind(1, id);
+    q->bind(2, delta);
+    q->bind(3, hour_);
+    q->bind(4, day_);
+    if (!q->executeStep()) throw missing_number(id);
+    // Logged in changes even when the state stays: other writers then forget the lease rows
+    // that went.
+    move_pick(id, q->getColumn(0).getInt(), q->getColumn(1).getInt64(),
+              q->getColumn(2).getString());
   }
 
   void read_min_expiry() {
