@@ -69,10 +69,10 @@ class GroupCommit {
     queue_.push_back(&job);
     while (!job.done) {
       if (job.state == kTaken) {
-        cv_.wait(lock);  // its batch is running
+        job.cv.wait(lock);  // its batch is running
       } else if (!leading_) {
         lead(lock);
-      } else if (cv_.wait_until(lock, deadline) == std::cv_status::timeout &&
+      } else if (job.cv.wait_until(lock, deadline) == std::cv_status::timeout &&
                  job.state == kQueued) {
         // Not taken by a batch yet: withdraw it, so a caller that gave up never gets a lease.
         queue_.erase(std::find(queue_.begin(), queue_.end(), &job));
@@ -93,10 +93,15 @@ class GroupCommit {
     bool done = false;    // guarded by mu_
     bool first = false;
     std::exception_ptr error;
+    // Each caller sleeps on its own job, so that a batch wakes the callers it answered and the
+    // next leader, not every waiting caller (each wake-up is a context switch on a busy box).
+    std::condition_variable cv;
   };
 
   // Called with `lock` held and no batch running: takes the queued jobs, runs them without the
-  // lock, then marks them done and wakes every waiter (one of them may lead the next batch).
+  // lock, then marks them done, wakes their callers and the caller of the oldest queued job (it
+  // leads the next batch). Jobs live on their callers' stacks: they are touched under the lock
+  // only, before it is released, after which a done job's caller may return.
   void lead(std::unique_lock<std::mutex>& lock) {
     leading_ = true;
     if (last_batch_ > 1) {
@@ -118,10 +123,13 @@ class GroupCommit {
     std::stable_partition(batch.begin(), batch.end(), [](const Job* j) { return j->first; });
     run_batch(batch);
     lock.lock();
-    for (Job* j : batch) j->done = true;
+    for (Job* j : batch) {
+      j->done = true;
+      j->cv.notify_one();
+    }
     last_batch_ = batch.size();
     leading_ = false;
-    cv_.notify_all();
+    if (!queue_.empty()) queue_.front()->cv.notify_one();
   }
 
   // Runs the batch in one transaction. A job that throws is rolled back together with the whole
@@ -167,7 +175,6 @@ class GroupCommit {
   const std::chrono::milliseconds queue_timeout_;
   const std::size_t max_batch_;
   std::mutex mu_;
-  std::condition_variable cv_;
   std::deque<Job*> queue_;
   bool leading_ = false;
   std::size_t last_batch_ = 0;
