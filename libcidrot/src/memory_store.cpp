@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bitset>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -1133,14 +1134,17 @@ class MemoryStore final : public Store {
     bool any = false;
     for (int p = 0; p < npools; ++p) pool_members += pools[p]->members;
     if (pool_members == 0) return DenialReason::kPoolEmpty;
-    std::unordered_set<std::uint16_t> seen;
+    // NPAs are below 1000; a bitmap on the stack instead of a hash set keeps a denial free of
+    // allocations (a time-zone step alone names a hundred NPAs).
+    std::bitset<1000> seen;
     for (const LadderStep& step : *req.ladder) {
       if (step.tier == Tier::kAny && step.npas.empty()) {
         any = true;
         break;
       }
       for (std::uint16_t npa : step.npas) {
-        if (!seen.insert(npa).second) continue;
+        if (npa >= seen.size() || seen.test(npa)) continue;
+        seen.set(npa);
         for (int p = 0; p < npools; ++p) {
           if (const Queue* q = pools[p]->by_npa[npa]) {
             scope_members += q->members;
