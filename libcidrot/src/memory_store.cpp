@@ -621,11 +621,12 @@ class MemoryStore final : public Store {
   std::string backend_name() const override { return "memory"; }
 
   UpsertResult upsert_numbers(const std::vector<Number>& numbers) override {
-    // New numbers enter their queues in caller_id order, so each lands at an end (O(1)).
+    // New numbers enter their queues in caller_id order, so each lands at an end (O(1)). Stable:
+    // a caller_id given twice in one batch ends with its last entry, as in every other store.
     std::vector<const Number*> ordered;
     ordered.reserve(numbers.size());
     for (const Number& n : numbers) ordered.push_back(&n);
-    std::sort(ordered.begin(), ordered.end(),
+    std::stable_sort(ordered.begin(), ordered.end(),
               [](const Number* a, const Number* b) { return a->caller_id < b->caller_id; });
     std::lock_guard<std::mutex> lock(mu_);
     UpsertResult r;

@@ -37,6 +37,22 @@ TEST_CASE("upsert inserts, updates, and keeps usage state", "[conformance][numbe
   CHECK_FALSE(f.rot->get_number("2125550199"));
 }
 
+TEST_CASE("a caller_id given twice in one upsert batch ends with its last entry",
+          "[conformance][numbers]") {
+  Fixture f;
+  // Several numbers around the repeated one, so a store that sorts the batch has to keep order.
+  std::vector<Number> batch = {num("2125550105", {"b"}, 1),      num("2125550101"),
+                               num("2125550105", {}, 2),         num("2125550109"),
+                               num("2125550105", {"a", "b"}, 3), num("2125550103")};
+  UpsertResult r = f.rot->add_numbers(batch);
+  CHECK(r.inserted == 4);  // four distinct numbers
+  CHECK(r.updated == 0);
+  auto st = f.rot->get_number("2125550105");
+  REQUIRE(st);
+  CHECK(st->number.campaigns == std::vector<std::string>{"a", "b"});
+  CHECK(*st->number.hourly_limit == 3);
+}
+
 TEST_CASE("least recently used first, ties by lowest caller_id", "[conformance][rotation]") {
   Fixture f;
   f.add({num("2125550103"), num("2125550101"), num("2125550102")});
