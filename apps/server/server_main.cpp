@@ -163,6 +163,16 @@ int server_main(int argc, char** argv) {
     return e.code() == ErrorCode::kInvalidArgument || e.code() == ErrorCode::kUnsupported ? 2 : 1;
   }
 
+  // One write before listening: it drops leases that expired while no server ran and makes the
+  // SQLite store build its in-memory selection order (about half a second per 200k numbers),
+  // which the first caller would otherwise wait for. A store that is down now is not fatal:
+  // /health reports it and calls fail with 503 until it is back.
+  try {
+    rotator->expire();
+  } catch (const Error& e) {
+    log.log(LogLevel::kWarning, std::string("store not ready at start: ") + e.what());
+  }
+
   Router router;
   router.set_admin_token(cfg.admin_token);
   Api api(*rotator, ApiOptions{cfg.rate_limit_per_agent});
