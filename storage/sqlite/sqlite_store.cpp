@@ -343,6 +343,15 @@ class Writer final : public BatchTarget {
       for (std::int64_t id : dirty_) resync(id);
       dirty_.clear();
     }
+    if (reload_leases_ && loaded_) {
+      // The last transaction forgot lease rows it had deleted, then rolled back: the rows are
+      // back, so learn the (small) live lease table again.
+      leases_.clear();
+      max_seq_ = 0;
+      read_new_leases();
+    }
+    reload_leases_ = false;
+    leases_erased_ = false;
     data_version_ = version;
     stale_ = false;
     begin_max_seq_ = max_seq_;
@@ -369,6 +378,7 @@ class Writer final : public BatchTarget {
     Use(commit_)->exec();
     seen_gen_ = gen;
     touched_.clear();
+    leases_erased_ = false;
   }
   void rollback() noexcept override {
     if (in_transaction()) sqlite3_exec(db_->getHandle(), "ROLLBACK", nullptr, nullptr, nullptr);
@@ -376,6 +386,7 @@ class Writer final : public BatchTarget {
     // transaction re-reads them.
     stale_ = true;
     max_seq_ = begin_max_seq_;
+    if (leases_erased_) reload_leases_ = true;
     try {
       dirty_.insert(dirty_.end(), touched_.begin(), touched_.end());
     } catch (...) {
@@ -620,6 +631,7 @@ class Writer final : public BatchTarget {
     if (!row) return false;
     unfile_pick(row->id);
     leases_.erase_number(row->id);
+    leases_erased_ = true;
     for (SQLite::Statement* s : {&delete_leases_of_, &delete_number_}) {
       Use q(*s);
       q->bind(1, row->id);
@@ -710,6 +722,7 @@ class Writer final : public BatchTarget {
       n = d->exec();
     }
     leases_.erase(id);
+    leases_erased_ = true;
     return n;
   }
 
@@ -881,6 +894,7 @@ class Writer final : public BatchTarget {
       q->bind(1, now);
       while (q->executeStep()) {
         leases_.erase(q->getColumn(1).getString());
+        leases_erased_ = true;
         numbers.push_back(q->getColumn(2).getInt64());
       }
     }
@@ -956,6 +970,8 @@ class Writer final : public BatchTarget {
   LeaseRegistry leases_;               // the file's live lease rows, by id and by number
   std::int64_t max_seq_ = 0;           // the newest lease row leases_ knows
   std::int64_t begin_max_seq_ = 0;     // max_seq_ when this transaction began
+  bool leases_erased_ = false;         // this transaction made leases_ forget rows it deleted
+  bool reload_leases_ = false;         // ... and rolled back: relearn leases_ in the next one
   std::int64_t hour_ = 0, day_ = 0;    // the stored windows, as of this transaction
   // A lower bound of the earliest lease expiry in the file, as of this transaction (the write
   // lock keeps other processes out until COMMIT): a lease or release before it has nothing to
