@@ -347,30 +347,20 @@ TEST_CASE("a batch undone by one failing job re-runs the others' releases correc
   for (int i = 0; i < 64; ++i) numbers.push_back(make_number(std::to_string(2125550100 + i)));
   db.store->upsert_numbers(numbers);
   const Windows w = db.at(60);
-  const std::string fixed_id(32, 'f');
-  {
-    LeaseRequest req;
-    req.lease_id = fixed_id;
-    req.campaign = "sales";
-    req.destination = "2125550199";
-    req.ladder = &kAnyLadder;
-    req.windows = w;
-    req.ttl = std::chrono::minutes(5);
-    REQUIRE(db.store->lease(req));
-  }
+  LeaseRequest fixed;  // a lease id that is in use once the first lease below is granted
+  fixed.lease_id = std::string(32, 'f');
+  fixed.campaign = "sales";
+  fixed.destination = "2125550199";
+  fixed.ladder = &kAnyLadder;
+  fixed.windows = w;
+  fixed.ttl = std::chrono::minutes(5);
+  REQUIRE(db.store->lease(fixed));
   std::atomic<bool> stop{false};
   std::atomic<int> conflicts{0}, wrong{0}, released{0};
   std::thread spoiler([&] {
     while (!stop) {
-      LeaseRequest req;
-      req.lease_id = fixed_id;
-      req.campaign = "sales";
-      req.destination = "2125550199";
-      req.ladder = &kAnyLadder;
-      req.windows = w;
-      req.ttl = std::chrono::minutes(5);
       try {
-        db.store->lease(req);
+        db.store->lease(fixed);
       } catch (const Error& e) {
         if (e.code() == ErrorCode::kConflict) ++conflicts;
       }
