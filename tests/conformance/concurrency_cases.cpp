@@ -134,3 +134,50 @@ TEST_CASE("8 threads on separate store handles: no double lease", "[conformance]
   CHECK(t.ok == 100);  // 4 numbers x 25 per day
   for (const auto& [id, n] : t.granted) CHECK(n == 25);
 }
+
+TEST_CASE("failing calls beside releases: every release of a live lease ends it",
+          "[conformance][concurrency]") {
+  // One thread keeps leasing with an id already in use (each call fails with kConflict); six
+  // others lease and release. A store that batches calls and undoes a batch for one failure
+  // must still end every released lease exactly once.
+  Fixture f;
+  std::vector<Number> nums;
+  for (int i = 0; i < 32; ++i) nums.push_back(num("21255502" + std::to_string(10 + i)));
+  f.add(nums);
+  const Ladder any = {LadderStep{Tier::kAny, {}}};
+  LeaseRequest fixed;
+  fixed.lease_id = std::string(32, 'f');
+  fixed.campaign = "c";
+  fixed.destination = "2125550199";
+  fixed.ladder = &any;
+  fixed.windows = Windows{f.clock->now(), 0, 0};
+  fixed.ttl = std::chrono::minutes(5);
+  REQUIRE(f.store->lease(fixed));
+  std::atomic<bool> stop{false};
+  std::atomic<int> conflicts{0}, wrong{0};
+  std::thread spoiler([&] {
+    while (!stop) {
+      try {
+        f.store->lease(fixed);
+      } catch (const Error& e) {
+        if (e.code() == ErrorCode::kConflict) ++conflicts;
+      }
+    }
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        LeaseResult r = f.next("2125550199", "c");
+        if (!r) continue;
+        if (f.rot->release(r.lease->id) != 1) ++wrong;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  stop = true;
+  spoiler.join();
+  CHECK(conflicts > 0);
+  CHECK(wrong == 0);
+  CHECK(f.rot->stats().active_leases == 1);  // only the fixed-id lease
+}
