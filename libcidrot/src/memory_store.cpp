@@ -48,6 +48,7 @@
 
 #include "cidrot/error.h"
 #include "cidrot/store.h"
+#include "lease_result.h"
 #include "list_page.h"
 
 namespace cidrot::storage {
@@ -627,7 +628,7 @@ class MemoryStore final : public Store {
     ordered.reserve(numbers.size());
     for (const Number& n : numbers) ordered.push_back(&n);
     std::stable_sort(ordered.begin(), ordered.end(),
-              [](const Number* a, const Number* b) { return a->caller_id < b->caller_id; });
+                     [](const Number* a, const Number* b) { return a->caller_id < b->caller_id; });
     std::lock_guard<std::mutex> lock(mu_);
     UpsertResult r;
     for (const Number* np : ordered) {
@@ -789,15 +790,8 @@ class MemoryStore final : public Store {
       number = view_of(s);
     }
     // Built after unlocking: the copies are the caller's, not every other caller's, wait.
-    Lease& l = result.lease.emplace();
-    l.id = req.lease_id;
+    Lease& l = detail::grant(&result, req, from_unix_ms(now_ms), from_unix_ms(expires_ms), tier);
     fill_number(number, &l.number);
-    l.campaign = req.campaign;
-    l.agent = req.agent;
-    l.destination = req.destination;
-    l.leased_at = from_unix_ms(now_ms);
-    l.expires_at = from_unix_ms(expires_ms);
-    l.tier = tier;
     return result;
   }
 

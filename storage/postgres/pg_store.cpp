@@ -36,6 +36,7 @@
 #include "backends.h"
 #include "cidrot/error.h"
 #include "cidrot/store.h"
+#include "lease_result.h"
 #include "pg_conn.h"
 #include "pg_schema.h"
 #include "url.h"
@@ -268,16 +269,9 @@ LeaseResult parse_lease(const Result& r, int row, const LeaseRequest& req) {
     out.denial = static_cast<DenialReason>(r.i64(row, 1));
     return out;
   }
-  Lease l;
-  l.id = req.lease_id;
-  l.tier = static_cast<Tier>(r.i64(row, 2));
-  l.number = parse_config(r, row, 3, 6);
-  l.leased_at = from_unix_ms(r.i64(row, 4));
-  l.expires_at = from_unix_ms(r.i64(row, 5));
-  l.campaign = req.campaign;
-  l.agent = req.agent;
-  l.destination = req.destination;
-  out.lease = std::move(l);
+  detail::grant(&out, req, from_unix_ms(r.i64(row, 4)), from_unix_ms(r.i64(row, 5)),
+                static_cast<Tier>(r.i64(row, 2)))
+      .number = parse_config(r, row, 3, 6);
   return out;
 }
 

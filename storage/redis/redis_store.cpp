@@ -21,6 +21,7 @@
 #include "backends.h"
 #include "cidrot/error.h"
 #include "cidrot/store.h"
+#include "lease_result.h"
 #include "list_page.h"
 #include "redis_client.h"
 #include "url.h"
@@ -305,17 +306,10 @@ class RedisStore final : public Store {
       return result;
     }
     expect_array(r.get(), 6, "lease");
-    Lease l;
-    l.id = req.lease_id;
+    Lease& l = detail::grant(&result, req, req.windows.now, from_unix_ms(num(r->element[3])),
+                             static_cast<Tier>(num(r->element[2])));
     l.number.caller_id = str(r->element[1]);
-    l.tier = static_cast<Tier>(num(r->element[2]));
-    l.expires_at = from_unix_ms(num(r->element[3]));
     fill_config(&l.number, r->element[4], r->element[5]);
-    l.campaign = req.campaign;
-    l.agent = req.agent;
-    l.destination = req.destination;
-    l.leased_at = req.windows.now;
-    result.lease = std::move(l);
     return result;
   }
 

@@ -48,6 +48,7 @@
 #include "cidrot/error.h"
 #include "cidrot/store.h"
 #include "group_commit.h"
+#include "lease_result.h"
 #include "pick_index.h"
 #include "sqlite_db.h"
 
@@ -502,15 +503,8 @@ class Writer final : public BatchTarget {
     leases_.add(seq, req.lease_id, row.id);
     max_seq_ = std::max(max_seq_, seq);
     min_expiry_ = std::min(min_expiry_, expires);
-    Lease& l = result.lease.emplace();
-    l.id = req.lease_id;
-    l.number = std::move(row.number);
-    l.campaign = req.campaign;
-    l.agent = req.agent;
-    l.destination = req.destination;
-    l.leased_at = from_unix_ms(now);
-    l.expires_at = from_unix_ms(expires);
-    l.tier = tier;
+    detail::grant(&result, req, from_unix_ms(now), from_unix_ms(expires), tier).number =
+        std::move(row.number);
     return result;
   }
 
