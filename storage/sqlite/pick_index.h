@@ -106,8 +106,6 @@ class PickIndex {
     return true;
   }
 
-  std::size_t size() const { return records_.size(); }
-
  private:
   struct Record : Entry {
     std::vector<std::uint32_t> campaigns;
