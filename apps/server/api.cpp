@@ -117,10 +117,11 @@ void Api::next_cid(Context& c) {
         return;
       }
     }
-    LeaseResult result;
+    // One per worker thread, reused: a lease then allocates nothing on memory://.
+    thread_local LeaseResult result;
     const auto t0 = std::chrono::steady_clock::now();
     try {
-      result = rot_.next(req);
+      rot_.next(req, &result);
     } catch (const Error& e) {
       // A request the library rejected did not use the agent's budget.
       if (!key.empty() && e.code() == ErrorCode::kInvalidArgument) limiter_.refund(key);

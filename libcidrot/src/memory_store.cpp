@@ -63,13 +63,11 @@ std::uint64_t caller_key(std::string_view digits) {
   return v;
 }
 
-std::string caller_string(std::uint64_t key) {
-  char s[10];
+void write_caller_id(std::uint64_t key, char* s) {
   for (int i = 9; i >= 0; --i) {
     s[i] = static_cast<char>('0' + key % 10);
     key /= 10;
   }
-  return std::string(s, sizeof s);
 }
 
 // Brings an address's cache line in, ready to be written, ahead of use. Never faults, so it may
@@ -594,14 +592,18 @@ struct NumberView {
   bool active;
 };
 
-// `out` is freshly constructed: its campaigns are empty and its meta "{}" already.
+// Overwrites every field of *out, which may hold an earlier answer (Store::lease_into).
 void fill_number(const NumberView& v, Number* out) {
   Number& n = *out;
-  n.caller_id = caller_string(v.key);
-  n.area_code.assign(n.caller_id, 0, 3);
-  n.carrier = v.profile->carrier;
+  // Written in place: a reused *out already holds ten digits and three.
+  if (n.caller_id.size() != 10) n.caller_id.assign(10, '0');
+  write_caller_id(v.key, n.caller_id.data());
+  detail::copy_string(&n.area_code, std::string_view(n.caller_id.data(), 3));
+  detail::copy_string(&n.carrier, v.profile->carrier);
+  // Compared first: the usual answer repeats the previous one's, and a reused *out then copies
+  // nothing.
   if (v.profile->meta_json != n.meta_json) n.meta_json = v.profile->meta_json;
-  if (!v.profile->campaigns.empty()) n.campaigns = v.profile->campaigns;
+  if (v.profile->campaigns != n.campaigns) n.campaigns = v.profile->campaigns;
   n.hourly_limit = v.hourly_limit;
   n.daily_limit = v.daily_limit;
   n.max_concurrent = v.max_concurrent;
@@ -706,13 +708,18 @@ class MemoryStore final : public Store {
   }
 
   LeaseResult lease(const LeaseRequest& req) override {
+    LeaseResult result;
+    lease_into(req, &result);
+    return result;
+  }
+
+  void lease_into(const LeaseRequest& req, LeaseResult* out) override {
     const std::int64_t now_ms = to_unix_ms(req.windows.now);
     if (req.lease_id.size() != 32) {
       throw Error(ErrorCode::kInvalidArgument, "lease_id: must be 32 lowercase hex chars",
                   "lease_id");
     }
     const std::uint64_t id_hash = LeaseIndex::hash(req.lease_id.data());
-    LeaseResult result;
     NumberView number;
     std::int64_t expires_ms;
     Tier tier = Tier::kAny;
@@ -745,8 +752,9 @@ class MemoryStore final : public Store {
         }
       }
       if (best.slot == nullptr) {
-        result.denial = deny_reason(req, pools, npools);
-        return result;
+        out->lease.reset();
+        out->denial = deny_reason(req, pools, npools);
+        return;
       }
       // A fresh id cannot be in use; not looking spares a cache miss per lease in a large store.
       if (!req.lease_id_fresh && lease_index_.find(id_hash, req.lease_id.data(), recs_) != kNone) {
@@ -781,18 +789,17 @@ class MemoryStore final : public Store {
       rec.leased_at_ms = now_ms;
       rec.expires_ms = expires_ms;
       rec.tier = tier;
-      rec.campaign = req.campaign;
-      rec.agent = req.agent;
-      rec.destination = req.destination;
+      detail::copy_string(&rec.campaign, req.campaign);
+      detail::copy_string(&rec.agent, req.agent);
+      detail::copy_string(&rec.destination, req.destination);
       rec.list = expiry_list(req.ttl.count());
       expiry_insert(r);
       lease_index_.insert(id_hash, r);
       number = view_of(s);
     }
     // Built after unlocking: the copies are the caller's, not every other caller's, wait.
-    Lease& l = detail::grant(&result, req, from_unix_ms(now_ms), from_unix_ms(expires_ms), tier);
+    Lease& l = detail::grant(out, req, from_unix_ms(now_ms), from_unix_ms(expires_ms), tier);
     fill_number(number, &l.number);
-    return result;
   }
 
   std::int64_t release(const ReleaseRequest& req) override {

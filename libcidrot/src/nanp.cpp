@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "cidrot/error.h"
@@ -78,12 +79,10 @@ bool all_digits(std::string_view s) {
   return true;
 }
 
-}  // namespace
-
-std::string normalize_nanp(std::string_view input, const char* field) {
-  if (field == nullptr) field = "destination";
-  // Dialers send plain digits almost always; they skip the scanner and its string building, and
-  // are checked by the same rules (and messages) as every other spelling.
+// Dialers send plain digits almost always; they skip the scanner and its string building, and
+// are checked by the same rules (and messages) as every other spelling. Returns the national
+// ten digits, or an empty view when `input` is not plain digits.
+std::string_view plain_national(std::string_view input, const char* field) {
   if ((input.size() == 10 || (input.size() == 11 && input[0] == '1')) && all_digits(input)) {
     const std::string_view national = input.substr(input.size() - 10);
     const bool dialable = national[0] >= '2' && national[3] >= '2' &&
@@ -93,6 +92,28 @@ std::string normalize_nanp(std::string_view input, const char* field) {
       check_code(field, "area code", national.substr(0, 3));
       check_code(field, "exchange", national.substr(3, 3));
     }
+    return national;
+  }
+  return {};
+}
+
+}  // namespace
+
+void detail::normalize_nanp_into(std::string_view input, const char* field, std::string* out) {
+  if (field == nullptr) field = "destination";
+  const std::string_view national = plain_national(input, field);
+  if (national.empty()) {
+    *out = normalize_nanp(input, field);
+  } else if (out->size() == 10) {
+    std::memcpy(out->data(), national.data(), 10);
+  } else {
+    out->assign(national.data(), national.size());
+  }
+}
+
+std::string normalize_nanp(std::string_view input, const char* field) {
+  if (field == nullptr) field = "destination";
+  if (const std::string_view national = plain_national(input, field); !national.empty()) {
     return std::string(national);
   }
   if (input.empty()) reject(field, "is empty; expected a NANP number such as 2125551234");

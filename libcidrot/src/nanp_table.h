@@ -7,6 +7,8 @@
 #define CIDROT_SRC_NANP_TABLE_H_
 
 #include <cstddef>
+#include <string>
+#include <string_view>
 
 #include "cidrot/nanp.h"
 
@@ -20,6 +22,10 @@ struct NanpTable {
 
 // Returns the generated table (static storage, immutable).
 const NanpTable& nanp_table() noexcept;
+
+// *out = normalize_nanp(input, field), writing plain ten digits straight into *out's buffer (the
+// Rotator's per-thread request) instead of through a new string. Same throws.
+void normalize_nanp_into(std::string_view input, const char* field, std::string* out);
 
 }  // namespace cidrot::detail
 

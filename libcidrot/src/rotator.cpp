@@ -12,6 +12,8 @@
 #include "cidrot/error.h"
 #include "cidrot/nanp.h"
 #include "lease_id.h"
+#include "lease_result.h"
+#include "nanp_table.h"
 #include "time_windows.h"
 
 namespace cidrot {
@@ -241,6 +243,12 @@ CampaignSettings Rotator::campaign(const std::string& name) const {
 }
 
 LeaseResult Rotator::next(const CallRequest& request) {
+  LeaseResult result;
+  next(request, &result);
+  return result;
+}
+
+void Rotator::next(const CallRequest& request, LeaseResult* out) {
   check_name(request.campaign, "campaign");
   check_printable(request.agent, kMaxNameBytes, "agent");
   if (request.ttl.count() < 0 || request.ttl.count() > 86400) {
@@ -249,7 +257,7 @@ LeaseResult Rotator::next(const CallRequest& request) {
   // One request per thread, every field set on every call: its strings keep their capacity, so
   // building it allocates nothing (the 32-char id alone would be an allocation per lease).
   thread_local LeaseRequest req;
-  req.destination = normalize_nanp(request.destination, "destination");
+  detail::normalize_nanp_into(request.destination, "destination", &req.destination);
   const auto npa =
       static_cast<std::uint16_t>((req.destination[0] - '0') * 100 +
                                  (req.destination[1] - '0') * 10 + (req.destination[2] - '0'));
@@ -258,11 +266,11 @@ LeaseResult Rotator::next(const CallRequest& request) {
   req.lease_id.resize(32);
   detail::write_lease_id(req.lease_id.data());
   req.lease_id_fresh = true;
-  req.campaign = request.campaign;
-  req.agent = request.agent;
+  detail::copy_string(&req.campaign, request.campaign);
+  detail::copy_string(&req.agent, request.agent);
   req.windows = impl_->now_windows();
   req.ttl = request.ttl.count() > 0 ? request.ttl : entry->settings.lease_ttl;
-  return impl_->store->lease(req);
+  impl_->store->lease_into(req, out);
 }
 
 std::int64_t Rotator::release(const std::string& lease_id, const Outcome& outcome) {

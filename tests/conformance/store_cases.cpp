@@ -156,6 +156,70 @@ TEST_CASE("lease fields: id, expiry, tier, number, destination", "[conformance][
   CHECK(leases[0].expires_at == t0 + 90s);
 }
 
+TEST_CASE("a reused result is overwritten whole by each lease and by a denial",
+          "[conformance][leases]") {
+  Fixture f;
+  // Two numbers that differ in every field a lease copies: a stale field left over from the
+  // first answer would show in the second.
+  Number a = num("2125550101", {"north", "sales"}, 0, 0, 1);
+  a.carrier = "A much longer carrier name than the other";
+  a.meta_json = R"({"note":"a meta longer than fifteen bytes"})";
+  Number b = num("3125550102", {}, 0, 0, 2);
+  b.carrier = "B";
+  f.add({a, b});
+  const TimePoint t0 = f.clock->now();
+
+  LeaseResult r;
+  f.rot->next(CallRequest{"+1 (212) 555-9999", "sales", "agent-with-a-long-name-7", 90s}, &r);
+  REQUIRE(r);
+  const std::string first_id = r.lease->id;
+  CHECK(r.lease->number.caller_id == "2125550101");
+  CHECK(r.lease->number.area_code == "212");
+  CHECK(r.lease->number.carrier == a.carrier);
+  CHECK(r.lease->number.meta_json == R"({"note":"a meta longer than fifteen bytes"})");
+  CHECK(r.lease->number.campaigns == std::vector<std::string>{"north", "sales"});
+  CHECK(r.lease->destination == "2125559999");
+  CHECK(r.lease->agent == "agent-with-a-long-name-7");
+  CHECK(r.lease->tier == Tier::kSameNpa);
+
+  f.clock->advance(5s);
+  f.rot->next(CallRequest{"3125559999", "sales", "", 30s}, &r);
+  REQUIRE(r);
+  CHECK(r.lease->id != first_id);
+  CHECK(r.lease->id.size() == 32);
+  CHECK(r.lease->number.caller_id == "3125550102");
+  CHECK(r.lease->number.area_code == "312");
+  CHECK(r.lease->number.carrier == "B");
+  CHECK(r.lease->number.meta_json == "{}");
+  CHECK(r.lease->number.campaigns.empty());
+  CHECK(r.lease->number.max_concurrent == 2);
+  CHECK(r.lease->campaign == "sales");
+  CHECK(r.lease->agent.empty());
+  CHECK(r.lease->destination == "3125559999");
+  CHECK(r.lease->leased_at == t0 + 5s);
+  CHECK(r.lease->expires_at == t0 + 35s);
+
+  f.rot->next(CallRequest{"3125559998", "north", "x", 30s}, &r);
+  REQUIRE(r);
+  CHECK(r.lease->number.caller_id == "3125550102");
+  CHECK(r.lease->campaign == "north");
+
+  // Both numbers are at their concurrency limit now: a denial empties the result.
+  f.rot->next(CallRequest{"2125559999", "north", "x", 30s}, &r);
+  CHECK_FALSE(r);
+  CHECK(r.denial == DenialReason::kAllReserved);
+
+  // And it takes a lease again afterwards.
+  CHECK(f.rot->release(first_id) == 1);
+  f.rot->next(CallRequest{"12125550000", "sales", "y", 30s}, &r);
+  REQUIRE(r);
+  CHECK(r.lease->number.caller_id == "2125550101");
+  CHECK(r.lease->number.campaigns == std::vector<std::string>{"north", "sales"});
+  CHECK(r.lease->number.carrier == a.carrier);
+  CHECK(r.lease->destination == "2125550000");
+  CHECK(f.rot->list_leases(10).size() == 3);
+}
+
 TEST_CASE("an expired lease frees its number by itself", "[conformance][leases]") {
   Fixture f;
   f.add({num("2125550101")});

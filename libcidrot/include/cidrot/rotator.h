@@ -56,6 +56,11 @@ class Rotator {
   // Throws Error(kInvalidArgument) for a bad destination/campaign/agent/ttl, and the store's
   // Error on infrastructure faults (nothing is leased then).
   LeaseResult next(const CallRequest& request);
+  // As next(request), but writes the answer into *out (never null), reusing the storage a
+  // previous answer left there (see Store::lease_into): keep one LeaseResult per thread and, on
+  // memory://, a grant allocates nothing. Same throws as next(); *out is then valid but
+  // unspecified.
+  void next(const CallRequest& request, LeaseResult* out);
 
   // Ends a lease by id; idempotent. Returns 1 if it ended a lease, 0 if there was none.
   // Throws Error(kInvalidArgument) for a malformed id or outcome.

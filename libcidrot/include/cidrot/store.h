@@ -96,6 +96,13 @@ class Store {
   // and nothing was leased.
   virtual LeaseResult lease(const LeaseRequest& req) = 0;
 
+  // As lease(), but writes the answer into *out (never null), reusing the storage of the strings
+  // and vectors a previous answer left there: a caller that keeps one LeaseResult per thread spares
+  // the allocations of a fresh Lease. Every field of *out is overwritten; a denial leaves
+  // out->lease empty. On a throw, *out is valid but unspecified and nothing was leased.
+  // The default assigns lease(req); memory:// fills *out in place.
+  virtual void lease_into(const LeaseRequest& req, LeaseResult* out) { *out = lease(req); }
+
   // Ends the named lease(s) and records `outcome` on the number. Idempotent: returns how many
   // leases it ended (0 when already released, expired or unknown).
   virtual std::int64_t release(const ReleaseRequest& req) = 0;
