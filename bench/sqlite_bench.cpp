@@ -68,6 +68,7 @@ std::vector<Number> numbers(int count, std::int64_t hourly, std::int32_t max_con
 LeaseResult lease(Store& store) {
   LeaseRequest req;
   req.lease_id = make_lease_id();
+  req.lease_id_fresh = true;  // as the Rotator sends it
   req.campaign = "bench";
   req.agent = "a";
   req.destination = "2125550100";

@@ -88,13 +88,6 @@ constexpr const char* kNumberColumns =
     "n.live_leases, n.pick_state";
 constexpr int kNumberColumnCount = 21;
 
-// kNumberColumns without the alias, for RETURNING clauses.
-std::string bare_number_columns() {
-  std::string s = kNumberColumns;
-  for (std::size_t pos; (pos = s.find("n.")) != std::string::npos;) s.erase(pos, 2);
-  return s;
-}
-
 struct Row {
   std::int64_t id = 0;
   Number number;
@@ -190,8 +183,10 @@ struct LeaseRegistry {
   std::unordered_map<std::string, Ref> by_id;
   std::unordered_map<std::int64_t, Seqs> by_number;
 
-  void add(std::int64_t seq, const std::string& id, std::int64_t number_id) {
-    erase(id);
+  // known_new: the id cannot be in the registry (a fresh id), so no stale entry is looked for.
+  void add(std::int64_t seq, const std::string& id, std::int64_t number_id,
+           bool known_new = false) {
+    if (!known_new) erase(id);
     by_id.emplace(id, Ref{seq, number_id});
     by_number[number_id].emplace(seq, id);
   }
@@ -227,7 +222,7 @@ struct LeaseRegistry {
 // Invariant kept by every write below: each number is filed in index_ under each campaign key as
 // (campaign, npa, numbers.pick_state, numbers.last_used, caller_id), and numbers.live_leases is
 // the number of its rows in leases. A lease therefore costs: the in-memory probes, one UPDATE of
-// the number row (RETURNING the row) and one INSERT into leases.
+// the number row (then a read of it by id) and one INSERT into leases.
 class Writer final : public BatchTarget {
  public:
   Writer(const Options& opts)
@@ -269,8 +264,7 @@ class Writer final : public BatchTarget {
                     "   OR (daily_limit > 0 AND"
                     "   (CASE WHEN day_start = ?4 THEN day_count + 1 ELSE 1 END) >= daily_limit)"
                     "  THEN 2 WHEN live_leases + 1 >= max_concurrent THEN 1 ELSE 0 END"
-                    " WHERE id = ?1 RETURNING " +
-                        bare_number_columns()),
+                    " WHERE id = ?1"),
         // One statement per release or expiry: the new state is Row::state() spelt in SQL.
         adjust_leases_(
             *db_,
@@ -279,7 +273,8 @@ class Writer final : public BatchTarget {
             "  WHEN (hourly_limit > 0 AND hour_start = ?3 AND hour_count >= hourly_limit)"
             "   OR (daily_limit > 0 AND day_start = ?4 AND day_count >= daily_limit)"
             "  THEN 2 WHEN live_leases + ?2 >= max_concurrent THEN 1 ELSE 0 END"
-            " WHERE id = ?1 RETURNING pick_state, last_used, caller_id"),
+            " WHERE id = ?1"),
+        pick_fields_(*db_, "SELECT pick_state, last_used, caller_id FROM numbers WHERE id = ?1"),
         set_pick_state_(*db_, "UPDATE numbers SET pick_state = ?2 WHERE id = ?1"),
         insert_lease_(*db_,
                       "INSERT INTO leases (id, number_id, campaign, agent, destination, leased_at,"
@@ -416,9 +411,13 @@ class Writer final : public BatchTarget {
   LeaseResult lease(const LeaseRequest& req) {
     const std::int64_t now = to_unix_ms(req.windows.now);
     if (now >= min_expiry_) drop_expired(now);
-    if (auto it = leases_.by_id.find(req.lease_id);
-        it != leases_.by_id.end() && lease_row_exists(it->second.seq, req.lease_id)) {
-      throw Error(ErrorCode::kConflict, "lease_id: already in use", "lease_id");
+    // A fresh id (LeaseRequest::lease_id_fresh) cannot be in use; the registry's lookup is a
+    // cache miss or two per lease once it holds many leases.
+    if (!req.lease_id_fresh) {
+      if (auto it = leases_.by_id.find(req.lease_id);
+          it != leases_.by_id.end() && lease_row_exists(it->second.seq, req.lease_id)) {
+        throw Error(ErrorCode::kConflict, "lease_id: already in use", "lease_id");
+      }
     }
     advance_windows(req.windows);
 
@@ -475,32 +474,35 @@ class Writer final : public BatchTarget {
       return result;
     }
 
-    Row row;
+    // UPDATE, then read the row by id: a RETURNING clause would collect its row in an ephemeral
+    // table, built and torn down per statement, which costs more than the second lookup of a
+    // page the UPDATE has just cached.
     {
       Use q(use_number_);
       q->bind(1, best.number_id);
       q->bind(2, now);
       q->bind(3, hour_);
       q->bind(4, day_);
-      if (!q->executeStep()) throw missing_number(best.number_id);
-      row = read_row(*q);
+      if (q->exec() != 1) throw missing_number(best.number_id);
     }
+    Row row = load(best.number_id);
     move_pick(row, row.pick_state, row.last_used);
     const std::int64_t expires = now + req.ttl.count();
     {
+      // The strings outlive the statement's run: bound without SQLite's private copies.
       Use q(insert_lease_);
-      q->bind(1, req.lease_id);
+      q->bindNoCopy(1, req.lease_id);
       q->bind(2, row.id);
-      q->bind(3, req.campaign);
-      q->bind(4, req.agent);
-      q->bind(5, req.destination);
+      q->bindNoCopy(3, req.campaign);
+      q->bindNoCopy(4, req.agent);
+      q->bindNoCopy(5, req.destination);
       q->bind(6, now);
       q->bind(7, expires);
-      q->bind(8, tier_name(tier));
+      q->bindNoCopy(8, tier_name(tier));
       q->exec();
     }
     const std::int64_t seq = db_->getLastInsertRowid();
-    leases_.add(seq, req.lease_id, row.id);
+    leases_.add(seq, req.lease_id, row.id, /*known_new=*/req.lease_id_fresh);
     max_seq_ = std::max(max_seq_, seq);
     min_expiry_ = std::min(min_expiry_, expires);
     detail::grant(&result, req, from_unix_ms(now), from_unix_ms(expires), tier).number =
@@ -862,14 +864,19 @@ class Writer final : public BatchTarget {
   }
 
   void adjust_leases(std::int64_t id, std::int64_t delta) {
-    Use q(adjust_leases_);
+    {
+      Use q(adjust_leases_);
+      q->bind(1, id);
+      q->bind(2, delta);
+      q->bind(3, hour_);
+      q->bind(4, day_);
+      if (q->exec() != 1) throw missing_number(id);
+    }
+    // Read back rather than RETURNING, as in lease(). Logged in changes even when the state
+    // stays: other writers then forget the lease rows that went.
+    Use q(pick_fields_);
     q->bind(1, id);
-    q->bind(2, delta);
-    q->bind(3, hour_);
-    q->bind(4, day_);
     if (!q->executeStep()) throw missing_number(id);
-    // Logged in changes even when the state stays: other writers then forget the lease rows
-    // that went.
     move_pick(id, q->getColumn(0).getInt(), q->getColumn(1).getInt64(),
               q->getColumn(2).getString());
   }
@@ -975,7 +982,7 @@ class Writer final : public BatchTarget {
   SQLite::Statement begin_, commit_, data_version_q_, changes_since_, max_gen_, log_change_;
   SQLite::Statement prune_changes_, load_all_;
   SQLite::Statement meta_get_, meta_set_, min_expiry_q_, expired_, expired_del_, capped_old_;
-  SQLite::Statement row_, row_by_cid_, use_number_, adjust_leases_;
+  SQLite::Statement row_, row_by_cid_, use_number_, adjust_leases_, pick_fields_;
   SQLite::Statement set_pick_state_, insert_lease_;
   SQLite::Statement lease_exists_, leases_after_, delete_lease_, delete_leases_of_;
   SQLite::Statement outcome_;
