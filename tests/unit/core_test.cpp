@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "cidrot/cidrot.h"
+#include "lease_result.h"
 #include "time_windows.h"
 
 using namespace cidrot;
@@ -101,6 +102,22 @@ TEST_CASE("lease ids are 32 hex chars and unique across threads", "[unit][lease_
   CHECK_FALSE(is_lease_id(std::string(33, 'a')));
   CHECK_FALSE(is_lease_id(std::string(31, 'a') + "A"));  // upper case is not the form
   CHECK_FALSE(is_lease_id(std::string(31, 'a') + "g"));
+}
+
+TEST_CASE("copy_string copies every size exactly, into equal and unequal sizes", "[unit]") {
+  // Each size takes one of move_bytes' paths (<4, 4..7, 8..16, 17..32, >32 bytes).
+  for (std::size_t n = 0; n <= 70; ++n) {
+    std::string src(n, ' ');
+    for (std::size_t i = 0; i < n; ++i) src[i] = static_cast<char>('a' + (i * 7 + n) % 26);
+    std::string same(n, '#');  // equal size: copied in place
+    cidrot::detail::copy_string(&same, src);
+    CHECK(same == src);
+    std::string other("xyz");  // another size: assigned
+    cidrot::detail::copy_string(&other, src);
+    CHECK(other == src);
+    cidrot::detail::copy_string(&same, same);  // onto itself
+    CHECK(same == src);
+  }
 }
 
 TEST_CASE("names of tiers, denials and error codes are the wire contract", "[unit]") {
