@@ -1,6 +1,8 @@
 // Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
 // Rotator lease+release on memory:// with 1k / 100k / 1M numbers over ~300 area codes, about half
 // of them leased at any time (each iteration leases one and releases the oldest lease).
+// BM_LeaseRelease times the pair; BM_LeaseOnly the by-value next() alone, BM_LeaseOnlyReuse
+// next(request, &result) with kept results (both in timed runs of 16 leases).
 //   cidrot_core_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 #include <malloc.h>
