@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cidrot/cidrot.h"
+#include "store_checks.h"
 
 namespace {
 
@@ -206,13 +207,7 @@ TEST_CASE("differential: Redis store matches the memory store op for op", "[redi
       for (std::size_t i = 0; i < a.items.size(); ++i) {
         REQUIRE(describe(a.items[i]) == describe(b.items[i]));
       }
-      const auto sa = mem->stats(w), sb = red->stats(w);
-      CHECK(sa.active_leases == sb.active_leases);
-      CHECK(sa.leased_numbers == sb.leased_numbers);
-      CHECK(sa.capped_hourly == sb.capped_hourly);
-      CHECK(sa.capped_daily == sb.capped_daily);
-      CHECK(sa.total_uses == sb.total_uses);
-      CHECK(sa.leases_by_campaign == sb.leases_by_campaign);
+      cidrot::testing::check_same_stats(mem->stats(w), red->stats(w));
       const auto la = mem->list_leases(w.now, 1000), lb = red->list_leases(w.now, 1000);
       REQUIRE(la.size() == lb.size());
       for (std::size_t i = 0; i < la.size(); ++i) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cidrot/cidrot.h"
+#include "store_checks.h"
 #include "test_util.h"
 
 using namespace cidrot;
@@ -151,13 +152,7 @@ struct Driver {
       CHECK(a->number.hourly_limit == b->number.hourly_limit);
       CHECK(a->number.max_concurrent == b->number.max_concurrent);
     }
-    StoreStats a = mem->stats(w), b = sql->stats(w);
-    CHECK(a.numbers == b.numbers);
-    CHECK(a.active_leases == b.active_leases);
-    CHECK(a.leased_numbers == b.leased_numbers);
-    CHECK(a.capped_hourly == b.capped_hourly);
-    CHECK(a.capped_daily == b.capped_daily);
-    CHECK(a.total_uses == b.total_uses);
+    testing::check_same_stats(mem->stats(w), sql->stats(w));
   }
 };
 
