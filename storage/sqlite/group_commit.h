@@ -39,7 +39,9 @@ class BatchTarget {
 // the next waiting caller whose job is still queued leads the next batch. A lone caller therefore
 // runs its transaction straight away, like a plain SQLite loop, and concurrent callers share one
 // commit without a hand-off to another thread (each hand-off costs a scheduler wake-up, which on
-// a busy machine is longer than the transaction).
+// a busy machine is longer than the transaction). A leader whose batch is done runs the jobs
+// queued meanwhile too, for up to kLeadRounds batches: handing over would put a sleeping caller
+// on the critical path, while the callers it just answered queue their next jobs on other cores.
 template <class Conn>
 class GroupCommit {
  public:
@@ -61,11 +63,11 @@ class GroupCommit {
   auto run(F&& fn, bool first = false) -> decltype(fn(std::declval<Conn&>())) {
     using R = decltype(fn(std::declval<Conn&>()));
     std::optional<R> result;
-    Job job;
-    job.first = first;
-    job.fn = [&](Conn& c) { result.emplace(fn(c)); };
     const auto deadline = std::chrono::steady_clock::now() + queue_timeout_;
     std::unique_lock<std::mutex> lock(mu_);
+    Job& job = acquire();
+    job.first = first;
+    job.fn = [&](Conn& c) { result.emplace(fn(c)); };
     queue_.push_back(&job);
     while (!job.done) {
       if (job.state == kTaken) {
@@ -76,21 +78,29 @@ class GroupCommit {
                  job.state == kQueued) {
         // Not taken by a batch yet: withdraw it, so a caller that gave up never gets a lease.
         queue_.erase(std::find(queue_.begin(), queue_.end(), &job));
+        give_back(job);
         throw Error(ErrorCode::kBackendUnavailable,
                     "sqlite: the database stayed locked longer than busy_timeout_ms");
       }
     }
+    std::exception_ptr error = std::move(job.error);
+    give_back(job);
     lock.unlock();
-    if (job.error) std::rethrow_exception(job.error);
+    if (error) std::rethrow_exception(error);
     return std::move(*result);
   }
 
  private:
   enum { kQueued = 0, kTaken = 1 };
+  static constexpr int kLeadRounds = 4;
+  // A job slot. Slots are owned by the GroupCommit and reused, never freed while it lives: a
+  // leader signals a slot's cv after releasing mu_ (so that the woken caller does not block
+  // again on mu_), when the caller may already have returned; the signal is then a spurious
+  // wake-up of the slot's next user, which re-checks its job like any waiter.
   struct Job {
     std::function<void(Conn&)> fn;
-    int state = kQueued;  // guarded by mu_
-    bool done = false;    // guarded by mu_
+    int state = kQueued;  // guarded by mu_, as every field
+    bool done = false;
     bool first = false;
     std::exception_ptr error;
     // Each caller sleeps on its own job, so that a batch wakes the callers it answered and the
@@ -98,13 +108,45 @@ class GroupCommit {
     std::condition_variable cv;
   };
 
-  // Called with `lock` held and no batch running: takes the queued jobs, runs them without the
-  // lock, then marks them done, wakes their callers and the caller of the oldest queued job (it
-  // leads the next batch). Jobs live on their callers' stacks: they are touched under the lock
-  // only, before it is released, after which a done job's caller may return.
+  // Called with mu_ held.
+  Job& acquire() {
+    if (free_.empty()) {
+      slots_.push_back(std::make_unique<Job>());
+      return *slots_.back();
+    }
+    Job* j = free_.back();
+    free_.pop_back();
+    return *j;
+  }
+  void give_back(Job& j) {
+    j.fn = nullptr;
+    j.state = kQueued;
+    j.done = false;
+    j.first = false;
+    j.error = nullptr;
+    free_.push_back(&j);
+  }
+
+  // Called with `lock` held and no batch running: runs batches of the queued jobs (lead_one),
+  // waking the callers of each, then wakes the caller of the oldest queued job (it leads next).
   void lead(std::unique_lock<std::mutex>& lock) {
     leading_ = true;
-    if (last_batch_ > 1) {
+    std::vector<Job*> answered;
+    for (int round = 0; round < kLeadRounds && !queue_.empty(); ++round) {
+      lead_one(lock, &answered);
+      // Wake the callers without holding mu_, so that they do not block on it again at once.
+      lock.unlock();
+      for (Job* j : answered) j->cv.notify_one();
+      lock.lock();
+    }
+    leading_ = false;
+    if (!queue_.empty()) queue_.front()->cv.notify_one();
+  }
+
+  // One batch: takes the queued jobs, runs them without the lock, marks them done and lists
+  // them in `answered` (to be woken by the caller). Jobs are touched under the lock only.
+  void lead_one(std::unique_lock<std::mutex>& lock, std::vector<Job*>* answered) {
+    for (int i = 0; i < 3 && last_batch_ > 1 && queue_.size() < last_batch_; ++i) {
       // The callers answered by the last batch are about to send their next requests: let them
       // queue before taking the batch, or a fast caller leads a batch of one and the others
       // follow alone (each batch pays its own commit and writes its own pages).
@@ -123,13 +165,9 @@ class GroupCommit {
     std::stable_partition(batch.begin(), batch.end(), [](const Job* j) { return j->first; });
     run_batch(batch);
     lock.lock();
-    for (Job* j : batch) {
-      j->done = true;
-      j->cv.notify_one();
-    }
-    last_batch_ = batch.size();
-    leading_ = false;
-    if (!queue_.empty()) queue_.front()->cv.notify_one();
+    for (Job* j : batch) j->done = true;
+    answered->swap(batch);
+    last_batch_ = answered->size();
   }
 
   // Runs the batch in one transaction. A job that throws is rolled back together with the whole
@@ -175,6 +213,8 @@ class GroupCommit {
   const std::chrono::milliseconds queue_timeout_;
   const std::size_t max_batch_;
   std::mutex mu_;
+  std::vector<std::unique_ptr<Job>> slots_;  // every slot, for the object's life
+  std::vector<Job*> free_;                   // slots no caller holds
   std::deque<Job*> queue_;
   bool leading_ = false;
   std::size_t last_batch_ = 0;
