@@ -160,6 +160,37 @@ DROP TABLE leases;
 ALTER TABLE leases_v3 RENAME TO leases;
 CREATE INDEX leases_expiry ON leases (expires_at);
 )sql",
+      // 3 -> 4: two b-trees less written per lease.
+      //
+      // Each writer keeps the expiry of every lease row in memory (it already learns every row
+      // by seq), so leases_expiry, whose page each lease wrote, goes. Readers that count live
+      // leases scan the leases table, which holds live leases only (expired rows are dropped by
+      // the next write after they expire).
+      // seq is no longer AUTOINCREMENT, which rewrote the sqlite_sequence row on every insert:
+      // each changes entry now carries lease_seq, the highest seq assigned by then (so seqs are
+      // never reused), and writers assign seqs above the newest entry's. The entry added here
+      // carries the AUTOINCREMENT counter over.
+      R"sql(
+CREATE TABLE leases_v4 (
+  seq         INTEGER PRIMARY KEY,
+  id          TEXT    NOT NULL,
+  number_id   INTEGER NOT NULL,
+  campaign    TEXT    NOT NULL,
+  agent       TEXT    NOT NULL,
+  destination TEXT    NOT NULL,
+  leased_at   INTEGER NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  tier        TEXT    NOT NULL
+);
+INSERT INTO leases_v4 SELECT seq, id, number_id, campaign, agent, destination, leased_at,
+  expires_at, tier FROM leases ORDER BY seq;
+ALTER TABLE changes ADD COLUMN lease_seq INTEGER;
+INSERT INTO changes (ids, lease_seq) VALUES (x'', max(
+  coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'leases'), 0),
+  coalesce((SELECT max(seq) FROM leases), 0)));
+DROP TABLE leases;
+ALTER TABLE leases_v4 RENAME TO leases;
+)sql",
   };
   return steps;
 }

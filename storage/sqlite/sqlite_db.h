@@ -16,7 +16,7 @@
 namespace cidrot::storage::sqlite {
 
 // Newest schema this build reads and writes (PRAGMA user_version).
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 // PRAGMA application_id of a cidrot database: "CIDR" in ASCII.
 constexpr std::int32_t kApplicationId = 0x43494452;
 

@@ -13,7 +13,7 @@
 //   A pick is one tree probe per (campaign, NPA) of the ladder; the same probes tell the denial
 //   reason. A lease then writes one numbers row and inserts one lease row. Window roll-over
 //   re-admits only the capped numbers (partial indexes on the cap windows); expired leases are
-//   found by their expiry index.
+//   found in the writer's memory too (LeaseRegistry), which knows every lease row of the file.
 // - The file stays the truth and other processes may write it too: every transaction that
 //   changes a number's selection key appends the ids it changed to the changes table, and a
 //   writer that finds (PRAGMA data_version) that another connection committed since its own last
@@ -171,49 +171,126 @@ class Use {
   SQLite::Statement& s_;
 };
 
-// The writer's map of the lease rows in the file: by lease id (for release) and by number (for
-// release by caller-ID). Rows other connections added are learnt by seq; rows they deleted are
-// found missing when their number is re-read (verify_leases) or when a delete finds nothing.
+// The writer's map of the lease rows in the file: by lease id (for release), by number (for
+// release by caller-ID) and by expiry (the file has no expiry index: each lease would write a
+// page of it). Rows other connections added are learnt by seq; rows they deleted are found
+// missing when their number is re-read (verify_leases) or when a delete finds nothing.
 struct LeaseRegistry {
   struct Ref {
     std::int64_t seq;
     std::int64_t number_id;
   };
-  using Seqs = std::map<std::int64_t, std::string>;  // seq -> lease id
+  // A lease of a number: its seq and id (the key of its by_id entry, whose address is stable).
+  struct Held {
+    std::int64_t seq;
+    const std::string* id;
+  };
+  using Seqs = std::vector<std::pair<std::int64_t, std::string>>;  // (seq, lease id)
+  // A lease row that expires at `expires` (unix ms). Entries of forgotten rows stay in the heap
+  // until they come up (or the heap is rebuilt): checking at pop time is cheaper than a
+  // structure that supports removal, and a lease is mostly released well before it expires.
+  struct Due {
+    std::int64_t expires;
+    std::int64_t seq;
+    std::int64_t number_id;
+    bool operator>(const Due& o) const { return expires > o.expires; }
+  };
   std::unordered_map<std::string, Ref> by_id;
-  std::unordered_map<std::int64_t, Seqs> by_number;
+  // A number mostly holds a few leases at once, so a vector searched linearly (newest first)
+  // beats a tree per number; a number with k live leases costs up to O(k) per release.
+  std::unordered_map<std::int64_t, std::vector<Held>> by_number;
+  std::vector<Due> due;  // a min-heap by expires
 
   // known_new: the id cannot be in the registry (a fresh id), so no stale entry is looked for.
-  void add(std::int64_t seq, const std::string& id, std::int64_t number_id,
+  void add(std::int64_t seq, const std::string& id, std::int64_t number_id, std::int64_t expires,
            bool known_new = false) {
     if (!known_new) erase(id);
-    by_id.emplace(id, Ref{seq, number_id});
-    by_number[number_id].emplace(seq, id);
+    auto it = by_id.emplace(id, Ref{seq, number_id}).first;
+    by_number[number_id].push_back(Held{seq, &it->first});
+    if (due.size() >= 2 * by_id.size() + 1024) rebuild_due();
+    due.push_back(Due{expires, seq, number_id});
+    std::push_heap(due.begin(), due.end(), std::greater<Due>());
   }
+  // The earliest expiry of a known row (a lower bound: the row may be gone); max() if none.
+  std::int64_t next_expiry() const {
+    return due.empty() ? std::numeric_limits<std::int64_t>::max() : due.front().expires;
+  }
+  // Removes and returns the earliest entry if it expires at or before `now` and its row is still
+  // known, with the row's id; entries of forgotten rows are dropped on the way.
+  bool pop_due(std::int64_t now, Due* out, std::string* id) {
+    while (!due.empty() && due.front().expires <= now) {
+      std::pop_heap(due.begin(), due.end(), std::greater<Due>());
+      const Due d = due.back();
+      due.pop_back();
+      if (const Held* h = find(d.number_id, d.seq)) {
+        *out = d;
+        *id = *h->id;
+        return true;
+      }
+    }
+    return false;
+  }
+  // `id` must not refer to a key of by_id (it is destroyed on the way).
   void erase(const std::string& id) {
     auto it = by_id.find(id);
     if (it == by_id.end()) return;
     auto n = by_number.find(it->second.number_id);
     if (n != by_number.end()) {
-      n->second.erase(it->second.seq);
-      if (n->second.empty()) by_number.erase(n);
+      // Newest first: a release mostly ends one of the number's latest leases.
+      std::vector<Held>& held = n->second;
+      for (auto h = held.rbegin(); h != held.rend(); ++h) {
+        if (h->seq == it->second.seq) {
+          *h = held.back();
+          held.pop_back();
+          break;
+        }
+      }
+      if (held.empty()) by_number.erase(n);
     }
     by_id.erase(it);
   }
   void erase_number(std::int64_t number_id) {
     auto n = by_number.find(number_id);
     if (n == by_number.end()) return;
-    for (const auto& e : n->second) by_id.erase(e.second);
+    for (const Held& h : n->second) {
+      if (auto it = by_id.find(*h.id); it != by_id.end()) by_id.erase(it);
+    }
     by_number.erase(n);
   }
   // A copy: callers erase while they walk it.
   Seqs of(std::int64_t number_id) const {
+    Seqs out;
     auto n = by_number.find(number_id);
-    return n == by_number.end() ? Seqs{} : n->second;
+    if (n == by_number.end()) return out;
+    for (const Held& h : n->second) out.emplace_back(h.seq, *h.id);
+    std::sort(out.begin(), out.end());
+    return out;
   }
   void clear() {
     by_id.clear();
     by_number.clear();
+    due.clear();
+  }
+
+ private:
+  const Held* find(std::int64_t number_id, std::int64_t seq) const {
+    auto n = by_number.find(number_id);
+    if (n == by_number.end()) return nullptr;
+    for (auto h = n->second.rbegin(); h != n->second.rend(); ++h) {
+      if (h->seq == seq) return &*h;
+    }
+    return nullptr;
+  }
+  // Drops the entries of forgotten rows. The expiry of a known row is kept in its heap entry
+  // only, so the surviving entries are filtered rather than rebuilt from the maps.
+  void rebuild_due() {
+    std::vector<Due> live;
+    live.reserve(by_id.size());
+    for (const Due& d : due) {
+      if (find(d.number_id, d.seq)) live.push_back(d);
+    }
+    due = std::move(live);
+    std::make_heap(due.begin(), due.end(), std::greater<Due>());
   }
 };
 
@@ -231,16 +308,13 @@ class Writer final : public BatchTarget {
         begin_(*db_, "BEGIN IMMEDIATE"),
         commit_(*db_, "COMMIT"),
         data_version_q_(*db_, "PRAGMA data_version"),
-        changes_since_(*db_, "SELECT gen, ids FROM changes WHERE gen > ?1 ORDER BY gen"),
-        max_gen_(*db_, "SELECT coalesce(max(gen), 0) FROM changes"),
-        log_change_(*db_, "INSERT INTO changes (ids) VALUES (?1)"),
+        changes_since_(*db_, "SELECT gen, ids, lease_seq FROM changes WHERE gen > ?1 ORDER BY gen"),
+        newest_change_(*db_, "SELECT gen, lease_seq FROM changes ORDER BY gen DESC LIMIT 1"),
+        log_change_(*db_, "INSERT INTO changes (ids, lease_seq) VALUES (?1, ?2)"),
         prune_changes_(*db_, "DELETE FROM changes WHERE gen <= ?1"),
         load_all_(*db_, "SELECT id, caller_id, npa, campaigns, pick_state, last_used FROM numbers"),
         meta_get_(*db_, "SELECT key, value FROM meta WHERE key IN ('hour_start', 'day_start')"),
         meta_set_(*db_, "UPDATE meta SET value = ?2 WHERE key = ?1"),
-        min_expiry_q_(*db_, "SELECT min(expires_at) FROM leases"),
-        expired_(*db_, "SELECT seq, id, number_id FROM leases WHERE expires_at <= ?1"),
-        expired_del_(*db_, "DELETE FROM leases WHERE expires_at <= ?1"),
         capped_old_(*db_,
                     "SELECT id FROM numbers WHERE hourly_limit > 0 AND hour_count >= hourly_limit"
                     " AND hour_start < ?1 UNION "
@@ -278,9 +352,11 @@ class Writer final : public BatchTarget {
         set_pick_state_(*db_, "UPDATE numbers SET pick_state = ?2 WHERE id = ?1"),
         insert_lease_(*db_,
                       "INSERT INTO leases (id, number_id, campaign, agent, destination, leased_at,"
-                      " expires_at, tier) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                      " expires_at, tier, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
         lease_exists_(*db_, "SELECT 1 FROM leases WHERE seq = ?1 AND id = ?2"),
-        leases_after_(*db_, "SELECT seq, id, number_id FROM leases WHERE seq > ?1 ORDER BY seq"),
+        leases_after_(*db_,
+                      "SELECT seq, id, number_id, expires_at FROM leases WHERE seq > ?1"
+                      " ORDER BY seq"),
         delete_lease_(*db_, "DELETE FROM leases WHERE seq = ?1 AND id = ?2"),
         delete_leases_of_(*db_, "DELETE FROM leases WHERE number_id = ?1"),
         outcome_(*db_,
@@ -351,18 +427,24 @@ class Writer final : public BatchTarget {
     data_version_ = version;
     stale_ = false;
     begin_max_seq_ = max_seq_;
+    // Never below a row we know of (a file whose changes log lost its entries).
+    lease_seq_ = std::max(lease_seq_, max_seq_);
+    begin_lease_seq_ = lease_seq_;
   }
   void commit() override {
     std::int64_t gen = seen_gen_;
-    if (!touched_.empty()) {
+    if (!touched_.empty() || lease_seq_ != begin_lease_seq_) {
       std::sort(touched_.begin(), touched_.end());
       touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
       Use q(log_change_);
+      static const char kNone = 0;  // a zero-length blob needs a non-null pointer (NULL: reload)
       if (touched_.size() <= kMaxListedChanges) {
-        q->bind(1, touched_.data(), static_cast<int>(touched_.size() * sizeof(std::int64_t)));
+        q->bind(1, touched_.empty() ? static_cast<const void*>(&kNone) : touched_.data(),
+                static_cast<int>(touched_.size() * sizeof(std::int64_t)));
       } else {
         q->bind(1);  // NULL: "reload everything"
       }
+      q->bind(2, lease_seq_);
       q->exec();
       gen = db_->getLastInsertRowid();
       if (gen % kPruneEvery == 0) {
@@ -410,7 +492,7 @@ class Writer final : public BatchTarget {
   // --- operations (inside a batch's transaction) --------------------------------------------
   LeaseResult lease(const LeaseRequest& req) {
     const std::int64_t now = to_unix_ms(req.windows.now);
-    if (now >= min_expiry_) drop_expired(now);
+    if (now >= leases_.next_expiry()) drop_expired(now);
     // A fresh id (LeaseRequest::lease_id_fresh) cannot be in use; the registry's lookup is a
     // cache miss or two per lease once it holds many leases.
     if (!req.lease_id_fresh) {
@@ -488,6 +570,7 @@ class Writer final : public BatchTarget {
     Row row = load(best.number_id);
     move_pick(row, row.pick_state, row.last_used);
     const std::int64_t expires = now + req.ttl.count();
+    const std::int64_t seq = ++lease_seq_;
     {
       // The strings outlive the statement's run: bound without SQLite's private copies.
       Use q(insert_lease_);
@@ -499,12 +582,11 @@ class Writer final : public BatchTarget {
       q->bind(6, now);
       q->bind(7, expires);
       q->bindNoCopy(8, tier_name(tier));
+      q->bind(9, seq);
       q->exec();
     }
-    const std::int64_t seq = db_->getLastInsertRowid();
-    leases_.add(seq, req.lease_id, row.id, /*known_new=*/req.lease_id_fresh);
+    leases_.add(seq, req.lease_id, row.id, expires, /*known_new=*/req.lease_id_fresh);
     max_seq_ = std::max(max_seq_, seq);
-    min_expiry_ = std::min(min_expiry_, expires);
     detail::grant(&result, req, from_unix_ms(now), from_unix_ms(expires), tier).number =
         std::move(row.number);
     return result;
@@ -512,7 +594,7 @@ class Writer final : public BatchTarget {
 
   std::int64_t release(const ReleaseRequest& req) {
     const std::int64_t now = to_unix_ms(req.now);
-    if (now >= min_expiry_) drop_expired(now);
+    if (now >= leases_.next_expiry()) drop_expired(now);
     std::int64_t number_id = 0, ended = 0;
     if (!req.lease_id.empty()) {
       if (!is_lease_id(req.lease_id)) return 0;
@@ -743,7 +825,8 @@ class Writer final : public BatchTarget {
     q->bind(1, max_seq_);
     while (q->executeStep()) {
       max_seq_ = q->getColumn(0).getInt64();
-      leases_.add(max_seq_, q->getColumn(1).getString(), q->getColumn(2).getInt64());
+      leases_.add(max_seq_, q->getColumn(1).getString(), q->getColumn(2).getInt64(),
+                  q->getColumn(3).getInt64());
     }
   }
 
@@ -782,7 +865,6 @@ class Writer final : public BatchTarget {
         (key == "hour_start" ? hour_ : day_) = q->getColumn(1).getInt64();
       }
     }
-    read_min_expiry();
   }
 
   // Builds the index from the numbers table (inside a transaction, so it matches seen_gen_).
@@ -791,9 +873,12 @@ class Writer final : public BatchTarget {
     leases_.clear();
     dirty_.clear();
     {
-      Use q(max_gen_);
-      q->executeStep();
-      seen_gen_ = q->getColumn(0).getInt64();
+      Use q(newest_change_);
+      seen_gen_ = 0;
+      if (q->executeStep()) {
+        seen_gen_ = q->getColumn(0).getInt64();
+        lease_seq_ = std::max(lease_seq_, q->getColumn(1).getInt64());
+      }
     }
     max_seq_ = 0;
     read_new_leases();
@@ -825,6 +910,7 @@ class Writer final : public BatchTarget {
           break;
         }
         next = gen + 1;
+        lease_seq_ = std::max(lease_seq_, q->getColumn(2).getInt64());
         const SQLite::Column blob = q->getColumn(1);
         const std::size_t n = static_cast<std::size_t>(blob.getBytes()) / sizeof(std::int64_t);
         const std::size_t at = ids.size();
@@ -881,28 +967,15 @@ class Writer final : public BatchTarget {
               q->getColumn(2).getString());
   }
 
-  void read_min_expiry() {
-    Use q(min_expiry_q_);
-    q->executeStep();
-    min_expiry_ = q->getColumn(0).isNull() ? std::numeric_limits<std::int64_t>::max()
-                                           : q->getColumn(0).getInt64();
-  }
-
+  // Deletes the lease rows that expired at or before `now`, found through the registry (which
+  // knows every row of the file: begin() learnt the others' new rows). A row another connection
+  // already deleted is not counted: that connection adjusted its number.
   std::int64_t drop_expired(std::int64_t now) {
     std::vector<std::int64_t> numbers;
-    {
-      Use q(expired_);
-      q->bind(1, now);
-      while (q->executeStep()) {
-        leases_.erase(q->getColumn(1).getString());
-        leases_erased_ = true;
-        numbers.push_back(q->getColumn(2).getInt64());
-      }
-    }
-    if (!numbers.empty()) {
-      Use d(expired_del_);
-      d->bind(1, now);
-      d->exec();
+    LeaseRegistry::Due due;
+    std::string id;
+    while (leases_.pop_due(now, &due, &id)) {
+      if (delete_lease(due.seq, id) == 1) numbers.push_back(due.number_id);
     }
     std::sort(numbers.begin(), numbers.end());
     for (auto it = numbers.begin(); it != numbers.end();) {
@@ -910,7 +983,6 @@ class Writer final : public BatchTarget {
       adjust_leases(*it, -(next - it));
       it = next;
     }
-    read_min_expiry();
     return static_cast<std::int64_t>(numbers.size());
   }
 
@@ -971,17 +1043,18 @@ class Writer final : public BatchTarget {
   LeaseRegistry leases_;               // the file's live lease rows, by id and by number
   std::int64_t max_seq_ = 0;           // the newest lease row leases_ knows
   std::int64_t begin_max_seq_ = 0;     // max_seq_ when this transaction began
-  bool leases_erased_ = false;         // this transaction made leases_ forget rows it deleted
-  bool reload_leases_ = false;         // ... and rolled back: relearn leases_ in the next one
-  std::int64_t hour_ = 0, day_ = 0;    // the stored windows, as of this transaction
-  // A lower bound of the earliest lease expiry in the file, as of this transaction (the write
-  // lock keeps other processes out until COMMIT): a lease or release before it has nothing to
-  // drop, so the expiry probe is skipped.
-  std::int64_t min_expiry_ = std::numeric_limits<std::int64_t>::min();
+  // The highest lease seq assigned, as the newest changes entry carries it, plus this
+  // transaction's leases: seqs are never reused, so that other writers find new rows by seq. It
+  // only grows (a rolled-back transaction leaves a gap, which is harmless).
+  std::int64_t lease_seq_ = 0;
+  std::int64_t begin_lease_seq_ = 0;
+  bool leases_erased_ = false;       // this transaction made leases_ forget rows it deleted
+  bool reload_leases_ = false;       // ... and rolled back: relearn leases_ in the next one
+  std::int64_t hour_ = 0, day_ = 0;  // the stored windows, as of this transaction
   const std::string every_campaign_ = kEveryCampaign;
-  SQLite::Statement begin_, commit_, data_version_q_, changes_since_, max_gen_, log_change_;
+  SQLite::Statement begin_, commit_, data_version_q_, changes_since_, newest_change_, log_change_;
   SQLite::Statement prune_changes_, load_all_;
-  SQLite::Statement meta_get_, meta_set_, min_expiry_q_, expired_, expired_del_, capped_old_;
+  SQLite::Statement meta_get_, meta_set_, capped_old_;
   SQLite::Statement row_, row_by_cid_, use_number_, adjust_leases_, pick_fields_;
   SQLite::Statement set_pick_state_, insert_lease_;
   SQLite::Statement lease_exists_, leases_after_, delete_lease_, delete_leases_of_;
@@ -1038,9 +1111,10 @@ class ReadTxn {
   SQLite::Database& db_;
 };
 
-// Live leases per number at :now: leases has no index by number (a lease would write a page
-// chosen by its number), so a query that needs kLiveLeases starts with kLiveCte, which counts
-// the live leases once (through the expiry index) and is looked up through an automatic index.
+// Live leases per number at :now: leases has no index by number or expiry (a lease would write a
+// page of each), so a query that needs kLiveLeases starts with kLiveCte, which counts the live
+// leases in one scan of leases (it holds live rows only, expired ones until the next write drops
+// them) and is looked up through an automatic index.
 constexpr const char* kLiveCte =
     "WITH live AS MATERIALIZED (SELECT number_id, count(*) AS c FROM leases"
     " WHERE expires_at > :now GROUP BY number_id) ";

@@ -39,7 +39,7 @@ TEST_CASE("sqlite:///abs/path.db creates a WAL database with the current schema"
   CHECK(store->backend_name() == "sqlite");
   store->ping();
   SQLite::Database db(path);
-  CHECK(query_int(db, "PRAGMA user_version") == 3);
+  CHECK(query_int(db, "PRAGMA user_version") == 4);
   CHECK(query_int(db, "PRAGMA application_id") == 0x43494452);
   CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
 }
@@ -208,9 +208,12 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
   auto store = open_store("sqlite://" + path);
   {
     SQLite::Database db(path);
-    CHECK(query_int(db, "PRAGMA user_version") == 3);
+    CHECK(query_int(db, "PRAGMA user_version") == 4);
     CHECK(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('pool', 'pick')") == 0);
-    CHECK(query_int(db, "SELECT count(*) FROM changes") == 0);
+    // One entry, from 3 -> 4, carrying the lease seq counter over (the one migrated lease).
+    CHECK(query_int(db, "SELECT count(*) FROM changes") == 1);
+    CHECK(query_int(db, "SELECT lease_seq FROM changes") == 1);
+    CHECK(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'leases_expiry'") == 0);
     CHECK(query_int(db, "SELECT live_leases FROM numbers WHERE id = 1") == 1);
     CHECK(query_int(db, "SELECT pick_state FROM numbers WHERE id = 1") == 1);
   }
