@@ -312,6 +312,111 @@ class ConcurrencyTest(unittest.TestCase):
             self.assertEqual((status, body["released"]), (200, 1))
 
 
+class SharedStoreTest(unittest.TestCase):
+    """Two servers over one SQLite file, as two processes: no lease is shared between them, and
+    kill -9 of one loses none of the leases it acknowledged."""
+
+    def test_two_servers_one_file_then_kill_9(self):
+        shared = tempfile.mkdtemp(prefix="cidrot-shared-")
+        env = {"CIDROT_STORE": "sqlite://" + os.path.join(shared, "shared.db")}
+        a, b = Server(env=env), Server(env=env)
+        try:
+            numbers = npa_numbers([212, 646], 20)  # 40 numbers, 32 clients holding one each
+            import_numbers(a, numbers, campaigns="shared")
+            held, violations, errors = {}, [], []
+            granted = [0]
+            lock = threading.Lock()
+            start = threading.Barrier(32)
+
+            def client(idx):
+                server = (a, b)[idx % 2]
+                conn = server.conn()
+                try:
+                    start.wait()
+                    for i in range(30):
+                        status, _, body = server.request(
+                            "GET", "/next-cid?" + q(to="2125551234", campaign="shared",
+                                                    agent=f"s{idx}"), conn=conn)
+                        if status == 409:
+                            continue
+                        if status != 200:
+                            errors.append((status, body[:200]))
+                            continue
+                        lease = json.loads(body)
+                        cid = lease["caller_id"]
+                        with lock:
+                            granted[0] += 1
+                            if cid in held:
+                                violations.append((cid, held[cid], idx))
+                            held[cid] = idx
+                        time.sleep(random.random() * 0.002)
+                        with lock:
+                            del held[cid]
+                        status, _, body = server.request(
+                            "POST", "/release", q(reservation_id=lease["reservation_id"]),
+                            headers={"Content-Type": "application/x-www-form-urlencoded"},
+                            conn=conn)
+                        if status != 200 or json.loads(body)["released"] != 1:
+                            errors.append(("release", status, body[:200]))
+                except Exception as e:  # noqa: BLE001 - reported below
+                    errors.append(repr(e))
+                finally:
+                    conn.close()
+
+            threads = [threading.Thread(target=client, args=(i,)) for i in range(32)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(errors, [])
+            self.assertEqual(violations, [], "two servers handed out one caller-ID at once")
+            self.assertGreater(granted[0], 0)
+            for server in (a, b):
+                st = server.stats()
+                self.assertEqual((st["active_leases"], st["total_uses"]), (0, granted[0]))
+
+            # Server a acknowledges 10 leases, then dies without a chance to clean up.
+            kept = []
+            for i in range(10):
+                status, body = a.json("GET", "/next-cid?" + q(to="6465551234", campaign="shared",
+                                                              agent=f"k{i}"))
+                self.assertEqual(status, 200, body)
+                kept.append(body)
+            self.assertEqual(a.stop(signal.SIGKILL), -signal.SIGKILL)
+            # Server b still sees all ten as held: it hands out the other 30 numbers, then none.
+            st = b.stats()
+            self.assertEqual((st["active_leases"], st["total_uses"]), (10, granted[0] + 10))
+            kept_ids = {k["caller_id"] for k in kept}
+            got = []
+            for i in range(31):
+                status, body = b.json("GET", "/next-cid?" + q(to="6465551234",
+                                                              campaign="shared", agent="late"))
+                if status == 200:
+                    got.append(body["caller_id"])
+                else:
+                    self.assertEqual((status, body["reason"]), (409, "all_reserved"))
+            self.assertEqual(len(got), 30)
+            self.assertEqual(set(got) & kept_ids, set())
+            # A new server on the file releases a's leases by their reservation ids.
+            a2 = Server(env=env)
+            try:
+                for k in kept:
+                    status, body = a2.json("POST", "/release",
+                                           json.dumps({"reservation_id": k["reservation_id"]}),
+                                           headers={"Content-Type": "application/json"})
+                    self.assertEqual((status, body["released"]), (200, 1))
+                self.assertEqual(a2.stats()["active_leases"], 30)
+            finally:
+                self.assertEqual(a2.stop(), 0)
+                a2.cleanup()
+        finally:
+            a.stop(signal.SIGKILL)
+            self.assertEqual(b.stop(), 0)
+            a.cleanup()
+            b.cleanup()
+            shutil.rmtree(shared, ignore_errors=True)
+
+
 class BadInputTest(unittest.TestCase):
     """Bad input always gets a 4xx and leaves no lease, counter or row behind."""
 
