@@ -72,6 +72,12 @@ class PickIndex {
     return true;
   }
 
+  // The state number `id` is filed under, or -1 when it is not filed.
+  int state_of(std::int64_t id) const {
+    auto it = records_.find(id);
+    return it == records_.end() ? -1 : it->second.state;
+  }
+
   void erase(std::int64_t id) {
     auto it = records_.find(id);
     if (it == records_.end()) return;

@@ -958,8 +958,15 @@ class Writer final : public BatchTarget {
       q->bind(4, day_);
       if (q->exec() != 1) throw missing_number(id);
     }
-    // Read back rather than RETURNING, as in lease(). Logged in changes even when the state
-    // stays: other writers then forget the lease rows that went.
+    // Logged in changes even when the state stays: other writers then forget the lease rows
+    // that went.
+    touched_.push_back(id);
+    // A number filed as available (active, uncapped in the stored windows, below its
+    // concurrency limit) stays so with fewer leases, and its last_used does not move: nothing
+    // to re-file. (The index matches the file inside the transaction, and the UPDATE above
+    // evaluates the same state in the same windows.)
+    if (delta < 0 && index_.state_of(id) == kAvailable) return;
+    // Read back rather than RETURNING, as in lease().
     Use q(pick_fields_);
     q->bind(1, id);
     if (!q->executeStep()) throw missing_number(id);
