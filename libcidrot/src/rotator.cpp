@@ -8,6 +8,7 @@
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "cidrot/error.h"
 #include "cidrot/nanp.h"
@@ -248,29 +249,63 @@ LeaseResult Rotator::next(const CallRequest& request) {
   return result;
 }
 
-void Rotator::next(const CallRequest& request, LeaseResult* out) {
+void Rotator::prepare(const CallRequest& request, LeaseRequest* req) {
   check_name(request.campaign, "campaign");
   check_printable(request.agent, kMaxNameBytes, "agent");
   if (request.ttl.count() < 0 || request.ttl.count() > 86400) {
     invalid("ttl", "must be 0..86400 seconds");
   }
+  detail::normalize_nanp_into(request.destination, "destination", &req->destination);
+  const auto npa =
+      static_cast<std::uint16_t>((req->destination[0] - '0') * 100 +
+                                 (req->destination[1] - '0') * 10 + (req->destination[2] - '0'));
+  CampaignEntry* entry = impl_->entry(request.campaign);
+  req->ladder = &entry->ladder(npa);
+  req->lease_id.resize(32);
+  detail::write_lease_id(req->lease_id.data());
+  req->lease_id_fresh = true;
+  detail::copy_string(&req->campaign, request.campaign);
+  detail::copy_string(&req->agent, request.agent);
+  req->windows = impl_->now_windows();
+  req->ttl = request.ttl.count() > 0 ? request.ttl : entry->settings.lease_ttl;
+}
+
+void Rotator::next(const CallRequest& request, LeaseResult* out) {
   // One request per thread, every field set on every call: its strings keep their capacity, so
   // building it allocates nothing (the 32-char id alone would be an allocation per lease).
   thread_local LeaseRequest req;
-  detail::normalize_nanp_into(request.destination, "destination", &req.destination);
-  const auto npa =
-      static_cast<std::uint16_t>((req.destination[0] - '0') * 100 +
-                                 (req.destination[1] - '0') * 10 + (req.destination[2] - '0'));
-  CampaignEntry* entry = impl_->entry(request.campaign);
-  req.ladder = &entry->ladder(npa);
-  req.lease_id.resize(32);
-  detail::write_lease_id(req.lease_id.data());
-  req.lease_id_fresh = true;
-  detail::copy_string(&req.campaign, request.campaign);
-  detail::copy_string(&req.agent, request.agent);
-  req.windows = impl_->now_windows();
-  req.ttl = request.ttl.count() > 0 ? request.ttl : entry->settings.lease_ttl;
+  prepare(request, &req);
   impl_->store->lease_into(req, out);
+}
+
+void Rotator::next_batch(CallBatchItem* items, std::size_t count) noexcept {
+  // Per thread, like next()'s request (grown before any pointer into it is taken).
+  thread_local std::vector<LeaseRequest> reqs;
+  thread_local std::vector<LeaseBatchItem> batch;
+  thread_local std::vector<std::size_t> from;  // batch index -> items index
+  try {
+    batch.clear();
+    from.clear();
+    if (reqs.size() < count) reqs.resize(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      try {
+        items[i].error = nullptr;
+        prepare(*items[i].request, &reqs[i]);
+      } catch (...) {
+        items[i].error = std::current_exception();
+        continue;
+      }
+      batch.push_back(LeaseBatchItem{&reqs[i], items[i].result, nullptr});
+      from.push_back(i);
+    }
+  } catch (...) {
+    // Out of memory while setting the batch up: no call reached the store.
+    for (std::size_t i = 0; i < count; ++i) items[i].error = std::current_exception();
+    return;
+  }
+  if (batch.empty()) return;
+  impl_->store->lease_batch(batch.data(), batch.size());
+  for (std::size_t k = 0; k < batch.size(); ++k) items[from[k]].error = batch[k].error;
 }
 
 std::int64_t Rotator::release(const std::string& lease_id, const Outcome& outcome) {

@@ -1332,6 +1332,39 @@ class SqliteStore final : public Store {
     return commits_.run([&](Writer& w) { return w.lease(req); });
   }
 
+  void lease_batch(LeaseBatchItem* items, std::size_t count) noexcept override {
+    // The requests run as one group-commit job: one transaction and one commit for all. A
+    // request that throws for itself (a lease id in use, an invalid request) undoes the job, so
+    // each request then runs alone and the error stays with the one that caused it; any other
+    // failure (the file locked past busy_timeout_ms, I/O) is every request's.
+    bool together = count > 1;
+    for (std::size_t i = 0; i < count && together; ++i) {
+      together = is_lease_id(items[i].request->lease_id) && items[i].request->ladder != nullptr;
+    }
+    if (together) {
+      std::exception_ptr failure;
+      try {
+        commits_.run([&](Writer& w) {
+          for (std::size_t i = 0; i < count; ++i) *items[i].result = w.lease(*items[i].request);
+          return 0;
+        });
+        for (std::size_t i = 0; i < count; ++i) items[i].error = nullptr;
+        return;
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::kConflict && e.code() != ErrorCode::kInvalidArgument) {
+          failure = std::current_exception();
+        }
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      if (failure) {
+        for (std::size_t i = 0; i < count; ++i) items[i].error = failure;
+        return;
+      }
+    }
+    Store::lease_batch(items, count);
+  }
+
   std::int64_t release(const ReleaseRequest& req) override {
     return commits_.run([&](Writer& w) { return w.release(req); }, /*first=*/true);
   }

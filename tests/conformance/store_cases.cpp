@@ -1,6 +1,7 @@
 // Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
 // The storage conformance cases: numbers, rotation, limits, leases. Every backend runs these.
 #include <catch2/catch.hpp>
+#include <set>
 
 #include "fixture.h"
 
@@ -602,4 +603,93 @@ TEST_CASE("an inactive capped number does not count at window rollover", "[confo
   CHECK(f.pick("2125559999", "c") == "denied:all_reserved");
   f.clock->set(utc(2026, 3, 3, 5, 0, 0));  // midnight: 0101 is free again
   CHECK(f.pick("2125559999", "c") == "2125550101");
+}
+
+TEST_CASE("a batch of calls leases as the same calls one by one would", "[conformance][batch]") {
+  Fixture f;
+  f.add({num("2125550101"), num("2125550102"), num("2125550103"), num("6465550104")});
+  // Six calls for four exclusive numbers, one of them invalid: four leases (same-NPA numbers
+  // first, in LRU order), one denial, one error; the invalid call takes nothing.
+  std::vector<CallRequest> calls = {
+      {"2125559991", "sales", "a1", {}},   {"2125559992", "sales", "a2", {}},
+      {"not a number", "sales", "a3", {}}, {"2125559993", "sales", "a4", {}},
+      {"2125559994", "sales", "a5", {}},   {"2125559995", "sales", "a6", {}}};
+  std::vector<LeaseResult> results(calls.size());
+  // A result left from an earlier answer must be overwritten.
+  results[5] = f.next("2125559999");
+  REQUIRE(results[5]);
+  REQUIRE(f.rot->release(results[5].lease->id) == 1);
+  std::vector<CallBatchItem> items;
+  for (std::size_t i = 0; i < calls.size(); ++i) items.push_back({&calls[i], &results[i], {}});
+  f.rot->next_batch(items.data(), items.size());
+
+  REQUIRE(items[2].error);
+  try {
+    std::rethrow_exception(items[2].error);
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::kInvalidArgument);
+    CHECK(e.field() == "destination");
+  }
+  std::set<std::string> leased, agents;
+  int denied = 0;
+  for (std::size_t i : {0, 1, 3, 4, 5}) {
+    INFO("item " << i);
+    REQUIRE_FALSE(items[i].error);
+    if (!results[i]) {
+      CHECK(results[i].denial == DenialReason::kAllReserved);
+      ++denied;
+      continue;
+    }
+    CHECK(results[i].lease->agent == calls[i].agent);
+    CHECK(results[i].lease->destination == calls[i].destination);
+    leased.insert(results[i].lease->number.caller_id);
+    agents.insert(results[i].lease->agent);
+  }
+  CHECK(denied == 1);
+  CHECK(leased == std::set<std::string>{"2125550101", "2125550102", "2125550103", "6465550104"});
+  CHECK(f.rot->stats().active_leases == 4);
+  // Each lease is a real one: it releases once.
+  for (std::size_t i : {0, 1, 3, 4, 5}) {
+    if (results[i]) CHECK(f.rot->release(results[i].lease->id) == 1);
+  }
+  CHECK(f.rot->stats().active_leases == 0);
+}
+
+TEST_CASE("a store batch keeps a failing request's error to itself", "[conformance][batch]") {
+  Fixture f;
+  f.add({num("2125550101"), num("2125550102"), num("2125550103")});
+  const Ladder any = {LadderStep{Tier::kAny, {}}};
+  auto request = [&](const std::string& id) {
+    LeaseRequest r;
+    r.lease_id = id;
+    r.campaign = "c";
+    r.destination = "2125550199";
+    r.ladder = &any;
+    r.windows = Windows{f.clock->now(), 0, 0};
+    r.ttl = std::chrono::minutes(5);
+    return r;
+  };
+  REQUIRE(f.store->lease(request(std::string(32, 'a'))));  // holds one number
+  // The middle request reuses the live lease's id: kConflict for it alone.
+  std::vector<LeaseRequest> reqs = {request(make_lease_id()), request(std::string(32, 'a')),
+                                    request(make_lease_id())};
+  std::vector<LeaseResult> results(reqs.size());
+  std::vector<LeaseBatchItem> items;
+  for (std::size_t i = 0; i < reqs.size(); ++i) items.push_back({&reqs[i], &results[i], {}});
+  f.store->lease_batch(items.data(), items.size());
+  REQUIRE(items[1].error);
+  try {
+    std::rethrow_exception(items[1].error);
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::kConflict);
+  }
+  REQUIRE_FALSE(items[0].error);
+  REQUIRE_FALSE(items[2].error);
+  REQUIRE(results[0]);
+  REQUIRE(results[2]);
+  CHECK(results[0].lease->number.caller_id != results[2].lease->number.caller_id);
+  CHECK(f.rot->stats().active_leases == 3);
+  // An empty batch is a no-op.
+  f.store->lease_batch(nullptr, 0);
+  CHECK(f.rot->stats().active_leases == 3);
 }

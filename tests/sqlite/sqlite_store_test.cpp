@@ -302,6 +302,57 @@ TEST_CASE(
   CHECK(query_int(raw, "SELECT count(*) FROM leases") == 4);
 }
 
+TEST_CASE("a lease batch is one transaction; a locked file fails it once, for every request",
+          "[store]") {
+  Db db;
+  std::vector<Number> numbers;
+  for (int i = 0; i < 8; ++i) numbers.push_back(make_number(std::to_string(2125550100 + i)));
+  db.store->upsert_numbers(numbers);
+  auto store = open_store("sqlite://" + db.path + "?busy_timeout_ms=300");
+  const Windows w = db.at(60);
+  std::vector<LeaseRequest> reqs(5);
+  for (auto& r : reqs) {
+    r.lease_id = make_lease_id();
+    r.campaign = "sales";
+    r.destination = "2125550199";
+    r.ladder = &kAnyLadder;
+    r.windows = w;
+  }
+  std::vector<LeaseResult> results(reqs.size());
+  std::vector<LeaseBatchItem> items;
+  for (std::size_t i = 0; i < reqs.size(); ++i) items.push_back({&reqs[i], &results[i], {}});
+  SQLite::Database raw(db.path, SQLite::OPEN_READWRITE);
+  const std::int64_t gens = query_int(raw, "SELECT count(*) FROM changes");
+  store->lease_batch(items.data(), items.size());
+  std::set<std::string> leased;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    REQUIRE_FALSE(items[i].error);
+    REQUIRE(results[i]);
+    leased.insert(results[i].lease->number.caller_id);
+  }
+  CHECK(leased.size() == 5);
+  // One commit: one changes entry for the five leases.
+  CHECK(query_int(raw, "SELECT count(*) FROM changes") == gens + 1);
+
+  // Held write lock: every request gets backend_unavailable after one wait, not one per request.
+  for (auto& r : reqs) r.lease_id = make_lease_id();
+  raw.exec("BEGIN IMMEDIATE");
+  const auto t0 = std::chrono::steady_clock::now();
+  store->lease_batch(items.data(), items.size());
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  raw.exec("ROLLBACK");
+  for (const LeaseBatchItem& item : items) {
+    REQUIRE(item.error);
+    try {
+      std::rethrow_exception(item.error);
+    } catch (const Error& e) {
+      CHECK(e.code() == ErrorCode::kBackendUnavailable);
+    }
+  }
+  CHECK(waited < std::chrono::milliseconds(1500));
+  CHECK(query_int(raw, "SELECT count(*) FROM leases") == 5);
+}
+
 TEST_CASE("the SQL a lease or release runs never scans the pool", "[store]") {
   Db db;
   std::vector<Number> numbers;

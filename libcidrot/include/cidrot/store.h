@@ -11,7 +11,9 @@
 #ifndef CIDROT_STORE_H_
 #define CIDROT_STORE_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +46,13 @@ struct LeaseRequest {
   // store may skip its check for an id already in use. Callers passing their own ids leave it
   // false and get Error(kConflict) for an id in use.
   bool lease_id_fresh = false;
+};
+
+// One request of Store::lease_batch() with its answer.
+struct LeaseBatchItem {
+  const LeaseRequest* request = nullptr;  // never null
+  LeaseResult* result = nullptr;          // never null; overwritten as lease_into() does
+  std::exception_ptr error;  // set when this request threw; *result is then unspecified
 };
 
 // Release one lease (lease_id set) or every lease of a number (caller_id set).
@@ -102,6 +111,22 @@ class Store {
   // out->lease empty. On a throw, *out is valid but unspecified and nothing was leased.
   // The default assigns lease(req); memory:// fills *out in place.
   virtual void lease_into(const LeaseRequest& req, LeaseResult* out) { *out = lease(req); }
+
+  // Leases every item's request as lease_into() would, as concurrent requests: the answers are
+  // those of some order of the requests (leases and denials alike), and an item whose request
+  // throws gets the exception in `error` without affecting the others. Never throws itself.
+  // Blocks like lease(). Thread-safe. The default runs lease_into() per item; SQLite commits
+  // the whole batch in one transaction (one commit instead of one per lease).
+  virtual void lease_batch(LeaseBatchItem* items, std::size_t count) noexcept {
+    for (std::size_t i = 0; i < count; ++i) {
+      try {
+        items[i].error = nullptr;
+        lease_into(*items[i].request, items[i].result);
+      } catch (...) {
+        items[i].error = std::current_exception();
+      }
+    }
+  }
 
   // Ends the named lease(s) and records `outcome` on the number. Idempotent: returns how many
   // leases it ended (0 when already released, expired or unknown).
