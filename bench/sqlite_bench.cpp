@@ -7,6 +7,7 @@
 //                                   row of whichever number it picks)
 //   BM_Lease/<sync>/threads:N       Store::lease() from N threads (group commit), 10k-number pool
 //   BM_LeaseRelease/threads:8       lease + release per iteration (a whole call)
+//   BM_LeaseBatch/calls:N           Store::lease_batch() of N leases from one thread (a burst)
 //   BM_LeaseOne / BM_DenyExhausted  one thread: a successful lease in a 100k pool vs a denial in a
 //                                   100k pool where every number is at its hourly cap
 //   BM_Import100k                   upsert_numbers() of 100k new numbers into an empty file
@@ -167,6 +168,36 @@ void BM_LeaseRelease(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_LeaseRelease)->Threads(8)->UseRealTime();
+
+// A burst of calls leased together (Store::lease_batch: one transaction), from one thread.
+void BM_LeaseBatch(benchmark::State& state) {
+  Store& store = *g_lease_store[0];
+  const auto n = static_cast<std::size_t>(state.range(0));
+  std::vector<LeaseRequest> reqs(n);
+  std::vector<LeaseResult> results(n);
+  std::vector<LeaseBatchItem> items(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    reqs[i].campaign = "bench";
+    reqs[i].agent = "a";
+    reqs[i].destination = "2125550100";
+    reqs[i].ladder = &kLadder;
+    reqs[i].windows = {from_unix_ms(kHourStart * 1000 + 60000), kHourStart, kDayStart};
+    reqs[i].ttl = std::chrono::hours(1);
+    reqs[i].lease_id_fresh = true;
+    items[i] = LeaseBatchItem{&reqs[i], &results[i], nullptr};
+  }
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (auto& r : reqs) r.lease_id = make_lease_id();
+    state.ResumeTiming();
+    store.lease_batch(items.data(), n);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (items[i].error || !results[i]) state.SkipWithError("batch item failed or denied");
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n));
+}
+BENCHMARK(BM_LeaseBatch)->ArgName("calls")->Arg(8)->Arg(64)->UseRealTime();
 
 // --- denial in an exhausted 100k pool vs a successful lease in a 100k pool ----------------------
 
