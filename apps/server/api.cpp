@@ -66,7 +66,12 @@ Api::Api(Rotator& rotator, ApiOptions options)
 void Api::register_routes(Router& r) {
   using V = http::verb;
   auto h = [this](void (Api::*fn)(Context&)) { return [this, fn](Context& c) { (this->*fn)(c); }; };
-  r.add({V::get, "/next-cid", Access::kPublic, Exec::kWorker, h(&Api::next_cid)});
+  // A worker that finds several /next-cid requests waiting leases them together
+  // (Rotator::next_batch): on SQLite one commit for all of them.
+  r.add({V::get, "/next-cid", Access::kPublic, Exec::kWorker, h(&Api::next_cid), kDefaultBodyLimit,
+         [this](Context* const* contexts, std::size_t count, std::exception_ptr* errors) {
+           next_cid_batch(contexts, count, errors);
+         }});
   r.add({V::post, "/release", Access::kPublic, Exec::kWorker, h(&Api::release)});
   r.add({V::get, "/health", Access::kPublic, Exec::kWorker, h(&Api::health)});
   r.add({V::get, "/metrics", Access::kPublic, Exec::kWorker, h(&Api::metrics)});
@@ -86,77 +91,151 @@ void Api::register_routes(Router& r) {
   dashboard_.register_routes(r);
 }
 
-void Api::next_cid(Context& c) {
+bool Api::next_cid_begin(Context& c, NextCid* n) {
   const auto format = c.param("format");
   if (format && *format != "json" && *format != "text") {
     throw_invalid("format", "expected json or text");
   }
-  const bool text = format && *format == "text";
-  try {
-    CallRequest req;
-    req.destination = std::string(required(c, "to", "the destination number"));
-    req.campaign = std::string(required(c, "campaign", "the campaign name"));
-    req.agent = std::string(c.param("agent").value_or(""));
-    if (const auto ttl = c.param("ttl")) {
-      req.ttl = std::chrono::seconds(parse_int_param("ttl", *ttl, 1, 86400));
-    }
-    std::string key;
-    if (limiter_.enabled()) {
-      key = req.agent.empty() ? "ip:" + c.remote() : "agent:" + req.agent;
-      if (const std::int64_t wait = limiter_.acquire(key)) {
-        if (metrics_) metrics_->count_rate_limited();
-        c.res.set(http::field::retry_after, std::to_string(wait));
-        set_error(c.res, http::status::too_many_requests, "rate_limited", "agent",
-                  "agent: more than RATE_LIMIT_PER_AGENT=" +
-                      std::to_string(options_.rate_limit_per_agent) +
-                      " requests per minute; retry in " + std::to_string(wait) + " s");
-        if (text) {
-          c.res.set("X-Cidrot-Error", "rate_limited");
-          c.res.body().clear();
-        }
-        return;
+  n->text = format && *format == "text";
+  n->key.clear();
+  CallRequest& req = n->req;
+  req.destination = std::string(required(c, "to", "the destination number"));
+  req.campaign = std::string(required(c, "campaign", "the campaign name"));
+  req.agent = std::string(c.param("agent").value_or(""));
+  req.ttl = std::chrono::seconds(0);
+  if (const auto ttl = c.param("ttl")) {
+    req.ttl = std::chrono::seconds(parse_int_param("ttl", *ttl, 1, 86400));
+  }
+  if (limiter_.enabled()) {
+    n->key = req.agent.empty() ? "ip:" + c.remote() : "agent:" + req.agent;
+    if (const std::int64_t wait = limiter_.acquire(n->key)) {
+      if (metrics_) metrics_->count_rate_limited();
+      c.res.set(http::field::retry_after, std::to_string(wait));
+      set_error(
+          c.res, http::status::too_many_requests, "rate_limited", "agent",
+          "agent: more than RATE_LIMIT_PER_AGENT=" + std::to_string(options_.rate_limit_per_agent) +
+              " requests per minute; retry in " + std::to_string(wait) + " s");
+      if (n->text) {
+        c.res.set("X-Cidrot-Error", "rate_limited");
+        c.res.body().clear();
       }
+      return false;
     }
+  }
+  return true;
+}
+
+Error Api::next_cid_rotator_error(const NextCid& n, const Error& e) {
+  // A request the library rejected did not use the agent's budget.
+  if (!n.key.empty() && e.code() == ErrorCode::kInvalidArgument) limiter_.refund(n.key);
+  return rename_field(e, "destination", "to");
+}
+
+void Api::next_cid_answer(Context& c, const NextCid& n, const LeaseResult& result,
+                          std::chrono::steady_clock::time_point t0,
+                          std::chrono::steady_clock::time_point t1) {
+  if (metrics_) metrics_->observe_lease(t1 - t0);
+  dashboard_.live().observe(static_cast<bool>(result), t1 - t0, t1);
+  if (result) {
+    if (n.text) {
+      c.text(http::status::ok, result.lease->number.caller_id);
+    } else {
+      c.json(http::status::ok, lease_json(*result.lease));
+    }
+    return;
+  }
+  if (metrics_) metrics_->count_denial(result.denial);
+  const char* reason = denial_reason_name(result.denial);
+  c.res.set("X-Cidrot-Reason", reason);
+  if (n.text) {
+    c.text(kNoCallerIdStatus, "");
+    return;
+  }
+  c.json(kNoCallerIdStatus,
+         "{\"error\":\"no_caller_id\",\"reason\":\"" + std::string(reason) + "\",\"message\":" +
+             json_quote(std::string("no caller-ID available: ") + denial_message(result.denial)) +
+             ",\"campaign\":" + json_quote(n.req.campaign) + "}");
+}
+
+void Api::next_cid_text_error(Context& c, const Error& e) {
+  // Asterisk's CURL() returns the body whatever the status, so a text-mode error carries its
+  // code in a header and an empty body that no dialplan can mistake for a caller-ID.
+  set_error(c.res, e);
+  c.res.set("X-Cidrot-Error", error_code_name(e.code()));
+  c.res.set(http::field::content_type, "text/plain; charset=utf-8");
+  c.res.body().clear();
+}
+
+void Api::next_cid(Context& c) {
+  thread_local NextCid n;  // one per worker thread, reused like the result
+  n.text = false;
+  try {
+    if (!next_cid_begin(c, &n)) return;
     // One per worker thread, reused: a lease then allocates nothing on memory://.
     thread_local LeaseResult result;
     const auto t0 = std::chrono::steady_clock::now();
     try {
-      rot_.next(req, &result);
+      rot_.next(n.req, &result);
     } catch (const Error& e) {
-      // A request the library rejected did not use the agent's budget.
-      if (!key.empty() && e.code() == ErrorCode::kInvalidArgument) limiter_.refund(key);
-      throw rename_field(e, "destination", "to");
+      throw next_cid_rotator_error(n, e);
     }
-    const auto t1 = std::chrono::steady_clock::now();
-    if (metrics_) metrics_->observe_lease(t1 - t0);
-    dashboard_.live().observe(static_cast<bool>(result), t1 - t0, t1);
-    if (result) {
-      if (text) {
-        c.text(http::status::ok, result.lease->number.caller_id);
-      } else {
-        c.json(http::status::ok, lease_json(*result.lease));
-      }
-      return;
-    }
-    if (metrics_) metrics_->count_denial(result.denial);
-    const char* reason = denial_reason_name(result.denial);
-    c.res.set("X-Cidrot-Reason", reason);
-    if (text) {
-      c.text(kNoCallerIdStatus, "");
-      return;
-    }
-    c.json(kNoCallerIdStatus,
-           "{\"error\":\"no_caller_id\",\"reason\":\"" + std::string(reason) + "\",\"message\":" +
-               json_quote(std::string("no caller-ID available: ") + denial_message(result.denial)) +
-               ",\"campaign\":" + json_quote(req.campaign) + "}");
+    next_cid_answer(c, n, result, t0, std::chrono::steady_clock::now());
   } catch (const Error& e) {
-    if (!text) throw;
-    // Asterisk's CURL() returns the body whatever the status, so a text-mode error carries its
-    // code in a header and an empty body that no dialplan can mistake for a caller-ID.
-    set_error(c.res, e);
-    c.res.set("X-Cidrot-Error", error_code_name(e.code()));
-    c.res.set(http::field::content_type, "text/plain; charset=utf-8");
-    c.res.body().clear();
+    if (!n.text) throw;
+    next_cid_text_error(c, e);
+  }
+}
+
+void Api::next_cid_batch(Context* const* contexts, std::size_t count, std::exception_ptr* errors) {
+  // Per worker thread, reused (grown before any pointer into them is taken).
+  thread_local std::vector<NextCid> calls;
+  thread_local std::vector<LeaseResult> results;
+  thread_local std::vector<CallBatchItem> items;
+  thread_local std::vector<std::size_t> of;  // items index -> request index
+  if (calls.size() < count) calls.resize(count);
+  if (results.size() < count) results.resize(count);
+  items.clear();
+  of.clear();
+  // As next_cid() does with an Error: text mode answers it in headers, JSON mode hands it to the
+  // router (errors[i]), which answers it as it answers a throw.
+  auto failed = [&](std::size_t i, const Error& e) {
+    if (calls[i].text) {
+      next_cid_text_error(*contexts[i], e);
+    } else {
+      errors[i] = std::current_exception();
+    }
+  };
+  for (std::size_t i = 0; i < count; ++i) {
+    calls[i].text = false;
+    try {
+      if (!next_cid_begin(*contexts[i], &calls[i])) continue;
+    } catch (const Error& e) {
+      failed(i, e);
+      continue;
+    }
+    items.push_back(CallBatchItem{&calls[i].req, &results[i], nullptr});
+    of.push_back(i);
+  }
+  if (items.empty()) return;
+  const auto t0 = std::chrono::steady_clock::now();
+  rot_.next_batch(items.data(), items.size());
+  const auto t1 = std::chrono::steady_clock::now();
+  for (std::size_t k = 0; k < items.size(); ++k) {
+    const std::size_t i = of[k];
+    try {
+      if (items[k].error) {
+        try {
+          std::rethrow_exception(items[k].error);
+        } catch (const Error& e) {
+          throw next_cid_rotator_error(calls[i], e);
+        }
+      }
+      next_cid_answer(*contexts[i], calls[i], results[i], t0, t1);
+    } catch (const Error& e) {
+      failed(i, e);
+    } catch (...) {
+      errors[i] = std::current_exception();
+    }
   }
 }
 

@@ -7,9 +7,12 @@
 #define CIDROT_SERVER_API_H_
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <string>
 
+#include "cidrot/error.h"
 #include "cidrot/rotator.h"
 #include "dashboard/dashboard.h"
 #include "metrics.h"
@@ -38,7 +41,23 @@ class Api {
   void set_metrics(Metrics* metrics) { metrics_ = metrics; }
 
  private:
+  // One /next-cid request between its parsing and its answer.
+  struct NextCid {
+    bool text = false;  // format=text
+    CallRequest req;
+    std::string key;  // its rate-limit key ("" when the limiter is off)
+  };
   void next_cid(Context& c);
+  void next_cid_batch(Context* const* contexts, std::size_t count, std::exception_ptr* errors);
+  // Parses c's parameters into *n and applies the rate limit: false when c's answer is final
+  // already (429). Throws Error for bad input (n->text is set once the format is known).
+  bool next_cid_begin(Context& c, NextCid* n);
+  // The Error to answer for what the Rotator threw for n (refunds a rejected request's budget).
+  Error next_cid_rotator_error(const NextCid& n, const Error& e);
+  void next_cid_answer(Context& c, const NextCid& n, const LeaseResult& result,
+                       std::chrono::steady_clock::time_point t0,
+                       std::chrono::steady_clock::time_point t1);
+  void next_cid_text_error(Context& c, const Error& e);
   void release(Context& c);
   void add_number(Context& c);
   void delete_reservation(Context& c);

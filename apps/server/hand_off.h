@@ -12,7 +12,9 @@
 // - one sleeping worker polls (every standby_poll while work is in progress), so a job stuck
 //   behind a long store call is taken up within milliseconds even if nothing else comes.
 //
-// Jobs run in FIFO order of take-up (not of completion: several workers run at once).
+// Jobs run in FIFO order of take-up (not of completion: several workers run at once). Jobs the
+// `batchable` predicate accepts are taken up together: a worker takes every such job waiting at
+// the front of the queue (up to max_batch) and runs them with one call of `run_batch`.
 
 #ifndef CIDROT_SERVER_HAND_OFF_H_
 #define CIDROT_SERVER_HAND_OFF_H_
@@ -41,6 +43,7 @@ struct HandOffOptions {
   // When most jobs take longer than this (wall time), each is worth a thread of its own: under
   // load memory:// leases take ~5 us (some far longer when preempted), SQLite's ~800 us.
   std::chrono::microseconds slow_job{100};
+  std::size_t max_batch = 64;  // jobs run_batch gets at most
 };
 
 template <class Job>
@@ -48,9 +51,16 @@ class HandOff {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `run` is called on a worker thread for every job; it must not throw.
-  HandOff(HandOffOptions options, std::function<void(Job&)> run)
-      : options_(options), run_(std::move(run)) {
+  // `run` is called on a worker thread for every job, or `run_batch` for several batchable jobs
+  // (when both `batchable` and `run_batch` are given); neither may throw. `batchable` is called
+  // with the queue's lock held: it must be cheap and must not call back into this object.
+  HandOff(HandOffOptions options, std::function<void(Job&)> run,
+          std::function<bool(const Job&)> batchable = nullptr,
+          std::function<void(std::vector<Job>&)> run_batch = nullptr)
+      : options_(options),
+        run_(std::move(run)),
+        batchable_(std::move(batchable)),
+        run_batch_(std::move(run_batch)) {
     const int n = std::max(1, options_.threads);
     // Workers start awake and go to sleep once they find nothing to do.
     running_ = n;
@@ -124,11 +134,24 @@ class HandOff {
   }
 
   void work() {
+    std::vector<Job> batch;  // this worker's, reused
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
       if (!queue_.empty()) {
-        Job job = std::move(queue_.front().job);
-        queue_.pop_front();
+        const bool as_batch =
+            batchable_ && run_batch_ && options_.max_batch > 1 && batchable_(queue_.front().job);
+        Job job;
+        if (as_batch) {
+          batch.clear();
+          while (!queue_.empty() && batch.size() < options_.max_batch &&
+                 batchable_(queue_.front().job)) {
+            batch.push_back(std::move(queue_.front().job));
+            queue_.pop_front();
+          }
+        } else {
+          job = std::move(queue_.front().job);
+          queue_.pop_front();
+        }
         queued_.store(queue_.size(), std::memory_order_relaxed);
         ++busy_;
         // Work still waiting behind this one: a blocking store may need more hands.
@@ -137,7 +160,13 @@ class HandOff {
         lock.unlock();
         if (wake) cv_.notify_one();
         const auto started = Clock::now();
-        run_(job);
+        if (as_batch) {
+          run_batch_(batch);
+          batch.clear();  // drops what the jobs hold before the worker sleeps
+        } else {
+          run_(job);
+          job = Job();
+        }
         const auto took = Clock::now() - started;
         lock.lock();
         --busy_;
@@ -208,6 +237,8 @@ class HandOff {
 
   HandOffOptions options_;
   std::function<void(Job&)> run_;
+  std::function<bool(const Job&)> batchable_;
+  std::function<void(std::vector<Job>&)> run_batch_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Entry> queue_;

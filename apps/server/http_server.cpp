@@ -74,8 +74,10 @@ struct HttpServer::Impl {
         accept_retry(ioc),
         flush_timer(ioc),
         sweep_timer(ioc),
-        pool(HandOffOptions{std::max(1, opt.worker_threads), opt.worker_spin},
-             [this](SessionPtr& s) { run_on_worker(s); }) {}
+        pool(
+            HandOffOptions{std::max(1, opt.worker_threads), opt.worker_spin},
+            [this](SessionPtr& s) { run_on_worker(s); }, &batchable,
+            [this](std::vector<SessionPtr>& batch) { run_batch_on_worker(batch); }) {}
 
   void accept();
   void begin_shutdown();
@@ -84,6 +86,10 @@ struct HttpServer::Impl {
   void add(const SessionPtr& s);
   void remove(Session* s);
   void run_on_worker(SessionPtr& s);
+  // Several requests of one batchable route (/next-cid) that were waiting together.
+  void run_batch_on_worker(std::vector<SessionPtr>& batch);
+  void complete(SessionPtr* answered, std::size_t count);
+  static bool batchable(const SessionPtr& s);
   void drain_completions();
   void io_loop();
 
@@ -208,6 +214,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // On a worker thread.
   void run_handler() { srv_.router.run(*ex_); }
+  // On a worker, while the session waits in the pool (the I/O thread leaves it alone then).
+  bool batchable() const { return ex_ && ex_->batchable(); }
+  Exchange* exchange() { return &*ex_; }
 
   // Back on the connection's executor.
   void send() {
@@ -444,10 +453,25 @@ class Session : public std::enable_shared_from_this<Session> {
 
 void HttpServer::Impl::run_on_worker(SessionPtr& s) {
   s->run_handler();
+  complete(&s, 1);
+}
+
+bool HttpServer::Impl::batchable(const SessionPtr& s) { return s->batchable(); }
+
+void HttpServer::Impl::run_batch_on_worker(std::vector<SessionPtr>& batch) {
+  thread_local std::vector<Exchange*> exchanges;
+  exchanges.clear();
+  for (const SessionPtr& s : batch) exchanges.push_back(s->exchange());
+  router.run_batch(exchanges.data(), exchanges.size());
+  complete(batch.data(), batch.size());
+}
+
+// Hands answered sessions back to the I/O thread: one post for whatever finished meanwhile.
+void HttpServer::Impl::complete(SessionPtr* answered, std::size_t count) {
   bool post = false;
   {
     std::lock_guard<std::mutex> lock(done_mu);
-    done.push_back(std::move(s));
+    for (std::size_t i = 0; i < count; ++i) done.push_back(std::move(answered[i]));
     post = !drain_posted;
     drain_posted = true;
   }

@@ -247,6 +247,15 @@ void Router::run(Exchange& ex) const {
   if (ex.done || ex.route == nullptr) return;
   try {
     ex.route->handler(ex.ctx);
+  } catch (...) {
+    fail(ex, std::current_exception());
+  }
+  ex.done = true;
+}
+
+void Router::fail(Exchange& ex, std::exception_ptr error) const {
+  try {
+    std::rethrow_exception(error);
   } catch (const Error& e) {
     ex.ctx.res.erase(http::field::retry_after);
     set_error(ex.ctx.res, e);
@@ -257,8 +266,42 @@ void Router::run(Exchange& ex) const {
     set_error(ex.ctx.res, http::status::internal_server_error, "internal", "",
               "internal error; see the server log");
     if (on_internal_error) on_internal_error(ex, e.what());
+  } catch (...) {
+    set_error(ex.ctx.res, http::status::internal_server_error, "internal", "",
+              "internal error; see the server log");
+    if (on_internal_error) on_internal_error(ex, "unknown exception");
   }
-  ex.done = true;
+}
+
+void Router::run_batch(Exchange* const* exchanges, std::size_t count) const {
+  // Per worker thread, reused: a batch then allocates nothing once warm.
+  thread_local std::vector<Exchange*> together;
+  thread_local std::vector<Context*> contexts;
+  thread_local std::vector<std::exception_ptr> errors;
+  const Route* route = count > 0 && exchanges[0]->batchable() ? exchanges[0]->route : nullptr;
+  together.clear();
+  contexts.clear();
+  for (std::size_t i = 0; i < count; ++i) {
+    Exchange* ex = exchanges[i];
+    if (route != nullptr && ex->batchable() && ex->route == route) {
+      together.push_back(ex);
+      contexts.push_back(&ex->ctx);
+    } else {
+      run(*ex);
+    }
+  }
+  if (together.empty()) return;
+  errors.assign(together.size(), nullptr);
+  try {
+    route->batch_handler(contexts.data(), contexts.size(), errors.data());
+  } catch (...) {
+    for (auto& e : errors) e = std::current_exception();
+  }
+  for (std::size_t i = 0; i < together.size(); ++i) {
+    if (errors[i]) fail(*together[i], errors[i]);
+    together[i]->done = true;
+  }
+  errors.clear();
 }
 
 Response Router::handle(Request req, std::string remote) const {

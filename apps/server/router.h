@@ -22,6 +22,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstddef>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <string>
@@ -71,6 +72,11 @@ class Context {
 };
 
 using Handler = std::function<void(Context&)>;
+// Runs one route's handler for `count` requests at once (a worker that found several waiting):
+// answers each context as the Handler would, and stores in errors[i] what the Handler would have
+// thrown for request i (errors[i] is null on entry).
+using BatchHandler =
+    std::function<void(Context* const* contexts, std::size_t count, std::exception_ptr* errors)>;
 
 struct Route {
   http::verb method;
@@ -79,6 +85,7 @@ struct Route {
   Exec exec = Exec::kWorker;
   Handler handler;
   std::size_t body_limit = kDefaultBodyLimit;  // larger bodies get 413 before they are read
+  BatchHandler batch_handler = nullptr;        // optional; see Exchange::batchable()
 };
 
 // One request on its way through the router: prepare() on the I/O thread, then run() on the
@@ -97,6 +104,8 @@ struct Exchange {
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 
   bool needs_worker() const { return !done && route && route->exec == Exec::kWorker; }
+  // Runs on a worker and may be run together with other requests of the same route.
+  bool batchable() const { return needs_worker() && route->batch_handler != nullptr; }
 };
 
 class Router {
@@ -132,6 +141,9 @@ class Router {
   void prepare(Exchange& ex) const;
   // Runs the matched handler; maps exceptions to error responses; never throws.
   void run(Exchange& ex) const;
+  // As run() for each exchange; those that are batchable() with the same route as the first
+  // one go through its batch handler together, the others through run(). Never throws.
+  void run_batch(Exchange* const* exchanges, std::size_t count) const;
 
   // prepare() + run() in the calling thread; for tests and inline use.
   Response handle(Request req, std::string remote = "127.0.0.1") const;
@@ -140,6 +152,9 @@ class Router {
   std::function<void(const Exchange&, const std::string& what)> on_internal_error;
 
  private:
+  // Maps what a handler threw to ex's error response (and the error log for a 5xx).
+  void fail(Exchange& ex, std::exception_ptr error) const;
+
   struct Match {
     int index = -1;
     std::vector<std::pair<std::string, std::string>> params;

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -75,4 +76,37 @@ TEST_CASE("HandOff does not wake a worker per job while one is awake", "[hand_of
   // A thread switch per job would be kJobs wake-ups; a loaded machine may put the workers to
   // sleep now and then.
   CHECK(pool.wakes() < kJobs / 10);
+}
+
+TEST_CASE("HandOff takes batchable jobs waiting together in one run_batch, in order",
+          "[hand_off]") {
+  // Jobs: negative = not batchable. One worker, held by job 1000 while the rest queue.
+  std::atomic<bool> release{false};
+  std::mutex mu;
+  std::vector<std::vector<int>> batches;  // what each run_batch got
+  std::vector<int> singles;
+  HandOffOptions o{1};
+  o.max_batch = 4;
+  HandOff<int> pool(
+      o,
+      [&](int& i) {
+        if (i == 1000) {
+          while (!release.load()) std::this_thread::sleep_for(1ms);
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        singles.push_back(i);
+      },
+      [](const int& i) { return i >= 0 && i != 1000; },
+      [&](std::vector<int>& jobs) {
+        std::lock_guard<std::mutex> lock(mu);
+        batches.push_back(jobs);
+      });
+  pool.push(1000);
+  std::this_thread::sleep_for(20ms);  // the worker is inside job 1000
+  for (int i : {1, 2, 3, 4, 5, 6, -7, 8, 9}) pool.push(i);
+  release = true;
+  pool.join();
+  // At most max_batch per batch, and a non-batchable job splits the run.
+  CHECK(batches == std::vector<std::vector<int>>{{1, 2, 3, 4}, {5, 6}, {8, 9}});
+  CHECK(singles == std::vector<int>{1000, -7});
 }

@@ -3,9 +3,12 @@
 // without sockets. The HTTP behaviour (keep-alive, limits, timeouts, shutdown, concurrency) is
 // tested against the real binary by http_test.py.
 
+#include "router.h"
+
 #include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "api.h"
@@ -14,7 +17,6 @@
 #include "codec.h"
 #include "metrics.h"
 #include "rate_limiter.h"
-#include "router.h"
 
 using namespace cidrot;
 using namespace cidrot::server;
@@ -44,9 +46,9 @@ struct Fixture {
   Response get(const std::string& target) { return call(http::verb::get, target); }
 
   void add(const std::string& caller_id, const std::string& extra = "") {
-    const auto r = call(http::verb::post, "/add-number",
-                        "{\"caller_id\":\"" + caller_id + "\"" + extra + "}", true,
-                        "application/json");
+    const auto r =
+        call(http::verb::post, "/add-number", "{\"caller_id\":\"" + caller_id + "\"" + extra + "}",
+             true, "application/json");
     REQUIRE(r.result_int() / 100 == 2);
   }
 
@@ -56,9 +58,7 @@ struct Fixture {
   std::unique_ptr<Metrics> metrics;
 };
 
-boost::json::object body_of(const Response& r) {
-  return boost::json::parse(r.body()).as_object();
-}
+boost::json::object body_of(const Response& r) { return boost::json::parse(r.body()).as_object(); }
 
 std::string field_of(const Response& r) {
   const auto o = body_of(r);
@@ -147,6 +147,58 @@ TEST_CASE("next-cid: JSON, text, denial", "[server]") {
         "pool_empty");
 }
 
+TEST_CASE("next-cid batch: each request answered as alone, errors kept to their own request",
+          "[server]") {
+  Fixture f;
+  f.add("2125550100");
+  f.add("2125550101");
+  f.add("2125550102", ",\"campaigns\":[\"other\"]");
+  // Requests as a worker would find them waiting together: good ones, bad input (JSON and text
+  // mode), a bad format, an unknown route in between (run alone), and more calls than numbers.
+  const std::vector<std::string> targets = {
+      "/next-cid?to=2125551234&campaign=sales&agent=a1",
+      "/next-cid?to=12&campaign=sales",                      // bad destination: 400, field to
+      "/next-cid?to=12&campaign=sales&format=text",          // the same in text mode
+      "/next-cid?to=2125551234&campaign=sales&format=xml",   // bad format: 400 JSON
+      "/health",                                             // another route: run alone
+      "/next-cid?to=2125551234&campaign=sales&format=text",  // the second sales number
+      "/next-cid?to=2125551234&campaign=sales",              // none left: 409 all_reserved
+      "/next-cid?to=2125551234&campaign=other",              // its own campaign's number
+  };
+  std::vector<std::unique_ptr<Exchange>> owned;
+  std::vector<Exchange*> batch;
+  for (const std::string& t : targets) {
+    owned.push_back(std::make_unique<Exchange>(Request{http::verb::get, t, 11}, "127.0.0.1"));
+    f.router.prepare(*owned.back());
+    batch.push_back(owned.back().get());
+  }
+  REQUIRE(batch[0]->batchable());
+  CHECK_FALSE(batch[4]->batchable());
+  f.router.run_batch(batch.data(), batch.size());
+  for (Exchange* ex : batch) CHECK(ex->done);
+  auto res = [&](std::size_t i) -> Response& { return batch[i]->ctx.res; };
+  CHECK(res(0).result() == http::status::ok);
+  const std::string first(body_of(res(0)).at("caller_id").as_string());
+  CHECK(res(1).result() == http::status::bad_request);
+  CHECK(body_of(res(1)).at("field").as_string() == "to");
+  CHECK(res(2).result() == http::status::bad_request);
+  CHECK(res(2).body().empty());
+  CHECK(std::string(res(2)["X-Cidrot-Error"]) == "invalid_argument");
+  CHECK(res(3).result() == http::status::bad_request);
+  CHECK(body_of(res(3)).at("field").as_string() == "format");
+  CHECK(res(4).result() == http::status::ok);
+  CHECK(res(5).result() == http::status::ok);
+  const std::string second = res(5).body();
+  CHECK(std::set<std::string>{first, second} == std::set<std::string>{"2125550100", "2125550101"});
+  CHECK(res(6).result() == kNoCallerIdStatus);
+  CHECK(body_of(res(6)).at("reason").as_string() == "all_reserved");
+  CHECK(res(7).result() == http::status::ok);
+  CHECK(body_of(res(7)).at("caller_id").as_string() == "2125550102");
+  // Three leases, nothing from the bad requests.
+  CHECK(f.rot.stats().active_leases == 3);
+  CHECK(f.rot.stats().total_uses == 3);
+}
+
 TEST_CASE("bad input: a 4xx naming the field, and no lease or counter left", "[server]") {
   Fixture f;
   f.add("2125550100");
@@ -168,8 +220,7 @@ TEST_CASE("bad input: a 4xx naming the field, and no lease or counter left", "[s
       {http::verb::get, "/next-cid?to=1234&campaign=c", "", false, 400, "to"},
       {http::verb::get, "/next-cid?to=" + big + "&campaign=c", "", false, 400, "to"},
       {http::verb::get, "/next-cid?to=2125551234&campaign=" + big, "", false, 400, "campaign"},
-      {http::verb::get, "/next-cid?to=2125551234&campaign=c&agent=" + big, "", false, 400,
-       "agent"},
+      {http::verb::get, "/next-cid?to=2125551234&campaign=c&agent=" + big, "", false, 400, "agent"},
       {http::verb::get, "/next-cid?to=2125551234&campaign=c&ttl=abc", "", false, 400, "ttl"},
       {http::verb::get, "/next-cid?to=2125551234&campaign=c&ttl=0", "", false, 400, "ttl"},
       {http::verb::get, "/next-cid?to=2125551234&campaign=c&format=xml", "", false, 400, "format"},
@@ -209,8 +260,8 @@ TEST_CASE("bad input: a 4xx naming the field, and no lease or counter left", "[s
       {http::verb::get, "/api/stats", "", false, 401, ""},
   };
   for (const auto& c : cases) {
-    INFO(http::to_string(c.method) << " " << c.target.substr(0, 80) << " body="
-                                   << c.body.substr(0, 60));
+    INFO(http::to_string(c.method)
+         << " " << c.target.substr(0, 80) << " body=" << c.body.substr(0, 60));
     const auto r = f.call(c.method, c.target, c.body, c.admin);
     CHECK(r.result_int() == c.status);
     CHECK(field_of(r) == c.field);
