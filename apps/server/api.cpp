@@ -66,12 +66,18 @@ Api::Api(Rotator& rotator, ApiOptions options)
 void Api::register_routes(Router& r) {
   using V = http::verb;
   auto h = [this](void (Api::*fn)(Context&)) { return [this, fn](Context& c) { (this->*fn)(c); }; };
-  // A worker that finds several /next-cid requests waiting leases them together
-  // (Rotator::next_batch): on SQLite one commit for all of them.
+  // With a store that leases a batch in one call (SQLite: one commit), a worker that finds
+  // several /next-cid requests waiting leases them together. Other stores lease item by item,
+  // where gathering requests would serialise calls the workers now make concurrently.
+  BatchHandler next_cid_batch_handler;
+  if (rot_.store().batches_leases()) {
+    next_cid_batch_handler = [this](Context* const* contexts, std::size_t count,
+                                    std::exception_ptr* errors) {
+      next_cid_batch(contexts, count, errors);
+    };
+  }
   r.add({V::get, "/next-cid", Access::kPublic, Exec::kWorker, h(&Api::next_cid), kDefaultBodyLimit,
-         [this](Context* const* contexts, std::size_t count, std::exception_ptr* errors) {
-           next_cid_batch(contexts, count, errors);
-         }});
+         std::move(next_cid_batch_handler)});
   r.add({V::post, "/release", Access::kPublic, Exec::kWorker, h(&Api::release)});
   r.add({V::get, "/health", Access::kPublic, Exec::kWorker, h(&Api::health)});
   r.add({V::get, "/metrics", Access::kPublic, Exec::kWorker, h(&Api::metrics)});

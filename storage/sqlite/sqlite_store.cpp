@@ -1332,6 +1332,8 @@ class SqliteStore final : public Store {
     return commits_.run([&](Writer& w) { return w.lease(req); });
   }
 
+  bool batches_leases() const noexcept override { return true; }
+
   void lease_batch(LeaseBatchItem* items, std::size_t count) noexcept override {
     // The requests run as one group-commit job: one transaction and one commit for all. A
     // request that throws for itself (a lease id in use, an invalid request) undoes the job, so

@@ -5,8 +5,12 @@
 
 #include "router.h"
 
+#include <stdlib.h>
+
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
@@ -26,8 +30,9 @@ namespace {
 constexpr const char* kToken = "test-token-0123456789abcdef";
 
 struct Fixture {
-  explicit Fixture(std::string token = kToken, std::int64_t rate_limit = 0)
-      : rot(open_store("memory://")), api(rot, ApiOptions{rate_limit}) {
+  explicit Fixture(std::string token = kToken, std::int64_t rate_limit = 0,
+                   const std::string& store = "memory://")
+      : rot(open_store(store)), api(rot, ApiOptions{rate_limit}) {
     router.set_admin_token(std::move(token));
     api.register_routes(router);
     metrics = std::make_unique<Metrics>(route_labels(router));
@@ -147,9 +152,43 @@ TEST_CASE("next-cid: JSON, text, denial", "[server]") {
         "pool_empty");
 }
 
+// A SQLite file in a fresh temporary directory (removed with the object).
+struct TempSqlite {
+  std::filesystem::path dir;
+  TempSqlite() {
+    char tmpl[] = "/tmp/cidrot-router-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+  }
+  ~TempSqlite() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  std::string url() const { return "sqlite://" + (dir / "t.db").string(); }
+};
+
+bool have_sqlite() {
+  const auto b = compiled_backends();
+  return std::find(b.begin(), b.end(), "sqlite") != b.end();
+}
+
+TEST_CASE("next-cid: batched only on a store that leases a batch in one call", "[server]") {
+  Fixture mem;
+  Exchange ex(Request{http::verb::get, "/next-cid?to=2125551234&campaign=s", 11}, "127.0.0.1");
+  mem.router.prepare(ex);
+  CHECK_FALSE(ex.batchable());  // memory:// leases item by item
+  if (!have_sqlite()) return;   // a build without SQLite has no batching store
+  TempSqlite tmp;
+  Fixture sql(kToken, 0, tmp.url());
+  Exchange ex2(Request{http::verb::get, "/next-cid?to=2125551234&campaign=s", 11}, "127.0.0.1");
+  sql.router.prepare(ex2);
+  CHECK(ex2.batchable());
+}
+
 TEST_CASE("next-cid batch: each request answered as alone, errors kept to their own request",
           "[server]") {
-  Fixture f;
+  if (!have_sqlite()) return;  // the batch path needs a batching store (SQLite)
+  TempSqlite tmp;
+  Fixture f(kToken, 0, tmp.url());
   f.add("2125550100");
   f.add("2125550101");
   f.add("2125550102", ",\"campaigns\":[\"other\"]");

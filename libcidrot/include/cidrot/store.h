@@ -112,6 +112,12 @@ class Store {
   // The default assigns lease(req); memory:// fills *out in place.
   virtual void lease_into(const LeaseRequest& req, LeaseResult* out) { *out = lease(req); }
 
+  // True when lease_batch() costs less than one lease_into() per item (SQLite: one transaction
+  // and one commit for the whole batch), so that a caller holding several requests gains by
+  // gathering them; false (the default) when it leases item by item, where gathering requests
+  // that would otherwise run concurrently (network round trips) only serialises them.
+  virtual bool batches_leases() const noexcept { return false; }
+
   // Leases every item's request as lease_into() would, as concurrent requests: the answers are
   // those of some order of the requests (leases and denials alike), and an item whose request
   // throws gets the exception in `error` without affecting the others. Never throws itself.
