@@ -7,7 +7,10 @@
 // (campaign) range is the least recently used available number there, or, when none is
 // available, tells the lowest state of the range (for the denial reason). This is what schema 2
 // kept in its pick table; in memory a probe is a tree lookup instead of a SQL statement and a
-// lease re-files two tree nodes instead of rewriting b-tree pages.
+// lease re-files two tree nodes instead of rewriting b-tree pages. The per-NPA order is kept as
+// one small tree per (campaign, npa), found by hashing: a ladder step over many NPAs (a time
+// zone's) probes each of them, and a hash lookup plus the tree's first node is far cheaper than
+// a descent of one tree holding the whole pool.
 //
 // Not thread-safe: used by the SQLite writer's batch leader only.
 #ifndef CIDROT_STORAGE_SQLITE_PICK_INDEX_H_
@@ -50,7 +53,7 @@ class PickIndex {
     r.campaigns.clear();
     for (const std::string& c : campaigns) r.campaigns.push_back(intern(c));
     for (std::uint32_t c : r.campaigns) {
-      by_npa_.insert(Key{c, &r});
+      by_npa_[npa_key(c, r.npa)].insert(&r);
       by_any_.insert(Key{c, &r});
     }
   }
@@ -66,7 +69,7 @@ class PickIndex {
     r.state = state;
     r.last_used = last_used;
     for (std::uint32_t c : r.campaigns) {
-      by_npa_.insert(Key{c, &r});
+      by_npa_[npa_key(c, r.npa)].insert(&r);
       by_any_.insert(Key{c, &r});
     }
     return true;
@@ -97,9 +100,9 @@ class PickIndex {
     if (c == campaigns_.end()) return false;
     const Record* r = nullptr;
     if (npa >= 0) {
-      auto it = by_npa_.lower_bound(NpaProbe{c->second, npa});
-      if (it == by_npa_.end() || it->campaign != c->second || it->rec->npa != npa) return false;
-      r = it->rec;
+      auto bucket = by_npa_.find(npa_key(c->second, npa));
+      if (bucket == by_npa_.end() || bucket->second.empty()) return false;
+      r = *bucket->second.begin();
     } else {
       auto it = by_any_.lower_bound(AnyProbe{c->second});
       if (it == by_any_.end() || it->campaign != c->second) return false;
@@ -120,10 +123,6 @@ class PickIndex {
     std::uint32_t campaign;
     const Record* rec;
   };
-  struct NpaProbe {
-    std::uint32_t campaign;
-    std::int32_t npa;
-  };
   struct AnyProbe {
     std::uint32_t campaign;
   };
@@ -136,19 +135,9 @@ class PickIndex {
     if (int c = a.caller_id.compare(b.caller_id); c != 0) return c;
     return a.id < b.id ? -1 : (a.id > b.id ? 1 : 0);
   }
-  struct NpaOrder {
-    using is_transparent = void;
-    bool operator()(const Key& a, const Key& b) const {
-      if (a.campaign != b.campaign) return a.campaign < b.campaign;
-      if (a.rec->npa != b.rec->npa) return a.rec->npa < b.rec->npa;
-      return tail_compare(*a.rec, *b.rec) < 0;
-    }
-    bool operator()(const Key& a, const NpaProbe& p) const {
-      return std::make_pair(a.campaign, a.rec->npa) < std::make_pair(p.campaign, p.npa);
-    }
-    bool operator()(const NpaProbe& p, const Key& a) const {
-      return std::make_pair(p.campaign, p.npa) < std::make_pair(a.campaign, a.rec->npa);
-    }
+  // The order inside one (campaign, npa) bucket.
+  struct TailOrder {
+    bool operator()(const Record* a, const Record* b) const { return tail_compare(*a, *b) < 0; }
   };
   struct AnyOrder {
     using is_transparent = void;
@@ -162,9 +151,16 @@ class PickIndex {
 
   void unfile(const Record& r) {
     for (std::uint32_t c : r.campaigns) {
-      by_npa_.erase(Key{c, &r});
+      // An emptied bucket stays (there are few (campaign, npa) pairs): a number that is
+      // re-filed at once then finds it instead of allocating it again.
+      auto bucket = by_npa_.find(npa_key(c, r.npa));
+      if (bucket != by_npa_.end()) bucket->second.erase(&r);
       by_any_.erase(Key{c, &r});
     }
+  }
+
+  static std::uint64_t npa_key(std::uint32_t campaign, std::int32_t npa) {
+    return (std::uint64_t{campaign} << 32) | static_cast<std::uint32_t>(npa);
   }
 
   std::uint32_t intern(const std::string& campaign) {
@@ -175,7 +171,7 @@ class PickIndex {
   // Node-based: Records never move, so the trees can point at them.
   std::unordered_map<std::int64_t, Record> records_;
   std::unordered_map<std::string, std::uint32_t> campaigns_;
-  std::set<Key, NpaOrder> by_npa_;
+  std::unordered_map<std::uint64_t, std::set<const Record*, TailOrder>> by_npa_;
   std::set<Key, AnyOrder> by_any_;
 };
 
