@@ -1,10 +1,11 @@
 // Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
-// Checks shared by the differential tests, which run the same operations on memory:// and on
-// another backend and compare what they answer.
+// Checks shared by the store tests: the differential tests (the same operations on memory:// and
+// on another backend, answers compared) and the batch tests (errors handed back as values).
 #ifndef CIDROT_TESTS_STORE_CHECKS_H_
 #define CIDROT_TESTS_STORE_CHECKS_H_
 
 #include <catch2/catch.hpp>
+#include <exception>
 
 #include "cidrot/cidrot.h"
 
@@ -21,6 +22,20 @@ inline void check_same_stats(const StoreStats& a, const StoreStats& b) {
   CHECK(a.capped_daily == b.capped_daily);
   CHECK(a.total_uses == b.total_uses);
   CHECK(a.leases_by_campaign == b.leases_by_campaign);
+}
+
+// The cidrot::Error `e` holds (a batch item's error); fails the test when it holds none or
+// something else.
+inline Error error_of(const std::exception_ptr& e) {
+  REQUIRE(e);
+  try {
+    std::rethrow_exception(e);
+  } catch (const Error& err) {
+    return err;
+  } catch (...) {
+    FAIL("not a cidrot::Error");
+  }
+  return Error(ErrorCode::kInternal, "unreachable");
 }
 
 }  // namespace cidrot::testing

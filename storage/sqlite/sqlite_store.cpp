@@ -263,7 +263,6 @@ struct LeaseRegistry {
     auto n = by_number.find(number_id);
     if (n == by_number.end()) return out;
     for (const Held& h : n->second) out.emplace_back(h.seq, *h.id);
-    std::sort(out.begin(), out.end());
     return out;
   }
   void clear() {
@@ -958,14 +957,15 @@ class Writer final : public BatchTarget {
       q->bind(4, day_);
       if (q->exec() != 1) throw missing_number(id);
     }
-    // Logged in changes even when the state stays: other writers then forget the lease rows
-    // that went.
-    touched_.push_back(id);
     // A number filed as available (active, uncapped in the stored windows, below its
     // concurrency limit) stays so with fewer leases, and its last_used does not move: nothing
     // to re-file. (The index matches the file inside the transaction, and the UPDATE above
-    // evaluates the same state in the same windows.)
-    if (delta < 0 && index_.state_of(id) == kAvailable) return;
+    // evaluates the same state in the same windows.) It is logged in changes all the same, as
+    // move_pick() logs the others: other writers then forget the lease rows that went.
+    if (delta < 0 && index_.state_of(id) == kAvailable) {
+      touched_.push_back(id);
+      return;
+    }
     // Read back rather than RETURNING, as in lease().
     Use q(pick_fields_);
     q->bind(1, id);

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "fixture.h"
+#include "store_checks.h"
 
 using namespace cidrot;
 using namespace cidrot::conformance;
@@ -623,13 +624,9 @@ TEST_CASE("a batch of calls leases as the same calls one by one would", "[confor
   for (std::size_t i = 0; i < calls.size(); ++i) items.push_back({&calls[i], &results[i], {}});
   f.rot->next_batch(items.data(), items.size());
 
-  REQUIRE(items[2].error);
-  try {
-    std::rethrow_exception(items[2].error);
-  } catch (const Error& e) {
-    CHECK(e.code() == ErrorCode::kInvalidArgument);
-    CHECK(e.field() == "destination");
-  }
+  const Error invalid = testing::error_of(items[2].error);
+  CHECK(invalid.code() == ErrorCode::kInvalidArgument);
+  CHECK(invalid.field() == "destination");
   std::set<std::string> leased, agents;
   int denied = 0;
   for (std::size_t i : {0, 1, 3, 4, 5}) {
@@ -677,12 +674,7 @@ TEST_CASE("a store batch keeps a failing request's error to itself", "[conforman
   std::vector<LeaseBatchItem> items;
   for (std::size_t i = 0; i < reqs.size(); ++i) items.push_back({&reqs[i], &results[i], {}});
   f.store->lease_batch(items.data(), items.size());
-  REQUIRE(items[1].error);
-  try {
-    std::rethrow_exception(items[1].error);
-  } catch (const Error& e) {
-    CHECK(e.code() == ErrorCode::kConflict);
-  }
+  CHECK(testing::error_of(items[1].error).code() == ErrorCode::kConflict);
   REQUIRE_FALSE(items[0].error);
   REQUIRE_FALSE(items[2].error);
   REQUIRE(results[0]);

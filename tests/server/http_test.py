@@ -137,6 +137,63 @@ def import_numbers(server, numbers, campaigns=""):
     return body
 
 
+def hold_and_release(servers, clients, rounds, campaign, destinations, outcome=False,
+                     hold_s=0.003):
+    """`clients` threads (client i on servers[i % len(servers)], one keep-alive connection each)
+    each lease `rounds` times, hold the caller-ID for up to `hold_s` and release it. Returns
+    (granted, violations, errors): violations lists caller-IDs held by two clients at once."""
+    held = {}
+    lock = threading.Lock()
+    violations, errors = [], []
+    granted = [0]
+    start = threading.Barrier(clients)
+
+    def client(idx):
+        server = servers[idx % len(servers)]
+        conn = server.conn()
+        try:
+            start.wait()
+            for i in range(rounds):
+                to = random.choice(destinations)
+                status, _, body = server.request(
+                    "GET", "/next-cid?" + q(to=to, campaign=campaign, agent=f"agent{idx}"),
+                    conn=conn)
+                if status == 409:
+                    continue
+                if status != 200:
+                    errors.append((status, body[:200]))
+                    continue
+                lease = json.loads(body)
+                cid = lease["caller_id"]
+                with lock:
+                    granted[0] += 1
+                    if cid in held:
+                        violations.append((cid, held[cid], idx))
+                    held[cid] = idx
+                time.sleep(random.random() * hold_s)
+                with lock:
+                    del held[cid]
+                fields = {"reservation_id": lease["reservation_id"]}
+                if outcome:
+                    fields.update(disposition="answered", duration=i)
+                status, _, body = server.request(
+                    "POST", "/release", q(**fields),
+                    headers={"Content-Type": "application/x-www-form-urlencoded"}, conn=conn)
+                if status != 200 or json.loads(body)["released"] != 1:
+                    errors.append(("release", status, body[:200]))
+        except Exception as e:  # noqa: BLE001 - reported to the caller
+            errors.append(repr(e))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return granted[0], violations, errors
+
+
 def raw_exchange(port, data, timeout=5, read_until_close=True):
     """Sends raw bytes, returns everything the server sends until it closes (or timeout)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
@@ -227,61 +284,15 @@ class ConcurrencyTest(unittest.TestCase):
         numbers = npa_numbers([212, 646, 718], 10)  # 30 numbers, 64 clients: denials happen
         import_numbers(MAIN, numbers, campaigns="conc")
         before = MAIN.stats()
-        held = {}
-        lock = threading.Lock()
-        violations, errors = [], []
-        granted = [0]
-        denied = [0]
-        start = threading.Barrier(64)
-
-        def client(idx):
-            conn = MAIN.conn()
-            try:
-                start.wait()
-                for i in range(25):
-                    to = random.choice(["2125551234", "6465550000", "7185559999", "9175551212"])
-                    status, _, body = MAIN.request(
-                        "GET", "/next-cid?" + q(to=to, campaign="conc", agent=f"agent{idx}"),
-                        conn=conn)
-                    if status == 409:
-                        with lock:
-                            denied[0] += 1
-                        continue
-                    if status != 200:
-                        errors.append((status, body[:200]))
-                        continue
-                    lease = json.loads(body)
-                    cid = lease["caller_id"]
-                    with lock:
-                        granted[0] += 1
-                        if cid in held:
-                            violations.append((cid, held[cid], idx))
-                        held[cid] = idx
-                    time.sleep(random.random() * 0.003)
-                    with lock:
-                        del held[cid]
-                    status, _, body = MAIN.request(
-                        "POST", "/release", q(reservation_id=lease["reservation_id"],
-                                              disposition="answered", duration=i),
-                        headers={"Content-Type": "application/x-www-form-urlencoded"}, conn=conn)
-                    if status != 200 or json.loads(body)["released"] != 1:
-                        errors.append(("release", status, body[:200]))
-            except Exception as e:  # noqa: BLE001 - reported below
-                errors.append(repr(e))
-            finally:
-                conn.close()
-
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(64)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        granted, violations, errors = hold_and_release(
+            [MAIN], 64, 25, "conc", ["2125551234", "6465550000", "7185559999", "9175551212"],
+            outcome=True)
         self.assertEqual(errors, [])
         self.assertEqual(violations, [], "a caller-ID was held by two clients at once")
-        self.assertGreater(granted[0], 0)
+        self.assertGreater(granted, 0)
         after = MAIN.stats()
         self.assertEqual(after["active_leases"], 0)
-        self.assertEqual(after["total_uses"] - before["total_uses"], granted[0])
+        self.assertEqual(after["total_uses"] - before["total_uses"], granted)
 
     def test_simultaneous_grab_without_release(self):
         numbers = npa_numbers([303, 720], 10)
@@ -323,57 +334,14 @@ class SharedStoreTest(unittest.TestCase):
         try:
             numbers = npa_numbers([212, 646], 20)  # 40 numbers, 32 clients holding one each
             import_numbers(a, numbers, campaigns="shared")
-            held, violations, errors = {}, [], []
-            granted = [0]
-            lock = threading.Lock()
-            start = threading.Barrier(32)
-
-            def client(idx):
-                server = (a, b)[idx % 2]
-                conn = server.conn()
-                try:
-                    start.wait()
-                    for i in range(30):
-                        status, _, body = server.request(
-                            "GET", "/next-cid?" + q(to="2125551234", campaign="shared",
-                                                    agent=f"s{idx}"), conn=conn)
-                        if status == 409:
-                            continue
-                        if status != 200:
-                            errors.append((status, body[:200]))
-                            continue
-                        lease = json.loads(body)
-                        cid = lease["caller_id"]
-                        with lock:
-                            granted[0] += 1
-                            if cid in held:
-                                violations.append((cid, held[cid], idx))
-                            held[cid] = idx
-                        time.sleep(random.random() * 0.002)
-                        with lock:
-                            del held[cid]
-                        status, _, body = server.request(
-                            "POST", "/release", q(reservation_id=lease["reservation_id"]),
-                            headers={"Content-Type": "application/x-www-form-urlencoded"},
-                            conn=conn)
-                        if status != 200 or json.loads(body)["released"] != 1:
-                            errors.append(("release", status, body[:200]))
-                except Exception as e:  # noqa: BLE001 - reported below
-                    errors.append(repr(e))
-                finally:
-                    conn.close()
-
-            threads = [threading.Thread(target=client, args=(i,)) for i in range(32)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            granted, violations, errors = hold_and_release((a, b), 32, 30, "shared",
+                                                           ["2125551234"], hold_s=0.002)
             self.assertEqual(errors, [])
             self.assertEqual(violations, [], "two servers handed out one caller-ID at once")
-            self.assertGreater(granted[0], 0)
+            self.assertGreater(granted, 0)
             for server in (a, b):
                 st = server.stats()
-                self.assertEqual((st["active_leases"], st["total_uses"]), (0, granted[0]))
+                self.assertEqual((st["active_leases"], st["total_uses"]), (0, granted))
 
             # Server a acknowledges 10 leases, then dies without a chance to clean up.
             kept = []
@@ -385,7 +353,7 @@ class SharedStoreTest(unittest.TestCase):
             self.assertEqual(a.stop(signal.SIGKILL), -signal.SIGKILL)
             # Server b still sees all ten as held: it hands out the other 30 numbers, then none.
             st = b.stats()
-            self.assertEqual((st["active_leases"], st["total_uses"]), (10, granted[0] + 10))
+            self.assertEqual((st["active_leases"], st["total_uses"]), (10, granted + 10))
             kept_ids = {k["caller_id"] for k in kept}
             got = []
             for i in range(31):

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "cidrot/cidrot.h"
+#include "store_checks.h"
 #include "test_util.h"
 
 using namespace cidrot;
@@ -342,12 +343,7 @@ TEST_CASE("a lease batch is one transaction; a locked file fails it once, for ev
   const auto waited = std::chrono::steady_clock::now() - t0;
   raw.exec("ROLLBACK");
   for (const LeaseBatchItem& item : items) {
-    REQUIRE(item.error);
-    try {
-      std::rethrow_exception(item.error);
-    } catch (const Error& e) {
-      CHECK(e.code() == ErrorCode::kBackendUnavailable);
-    }
+    CHECK(testing::error_of(item.error).code() == ErrorCode::kBackendUnavailable);
   }
   CHECK(waited < std::chrono::milliseconds(1500));
   CHECK(query_int(raw, "SELECT count(*) FROM leases") == 5);
