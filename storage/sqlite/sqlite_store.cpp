@@ -462,6 +462,7 @@ class Writer final : public BatchTarget {
     // The index and the cached windows may hold changes the file no longer has: the next
     // transaction re-reads them.
     stale_ = true;
+    rows_.clear();  // it may hold rows as the rolled-back statements left them
     max_seq_ = begin_max_seq_;
     if (leases_erased_) reload_leases_ = true;
     try {
@@ -555,9 +556,6 @@ class Writer final : public BatchTarget {
       return result;
     }
 
-    // UPDATE, then read the row by id: a RETURNING clause would collect its row in an ephemeral
-    // table, built and torn down per statement, which costs more than the second lookup of a
-    // page the UPDATE has just cached.
     {
       Use q(use_number_);
       q->bind(1, best.number_id);
@@ -566,7 +564,19 @@ class Writer final : public BatchTarget {
       q->bind(4, day_);
       if (q->exec() != 1) throw missing_number(best.number_id);
     }
-    Row row = load(best.number_id);
+    // The row as the UPDATE left it: from the cache, with the UPDATE applied in C++, or read back
+    // by id (a RETURNING clause would collect its row in an ephemeral table, built and torn down
+    // per statement, which costs more than the second lookup of a page the UPDATE has just
+    // cached).
+    Row fetched;
+    Row* cached = cached_row(best.number_id);
+    if (cached) {
+      apply_use(cached, now);
+    } else {
+      fetched = load(best.number_id);
+      remember(fetched);
+    }
+    Row& row = cached ? *cached : fetched;
     move_pick(row, row.pick_state, row.last_used);
     const std::int64_t expires = now + req.ttl.count();
     const std::int64_t seq = ++lease_seq_;
@@ -586,8 +596,12 @@ class Writer final : public BatchTarget {
     }
     leases_.add(seq, req.lease_id, row.id, expires, /*known_new=*/req.lease_id_fresh);
     max_seq_ = std::max(max_seq_, seq);
-    detail::grant(&result, req, from_unix_ms(now), from_unix_ms(expires), tier).number =
-        std::move(row.number);
+    Lease& granted = detail::grant(&result, req, from_unix_ms(now), from_unix_ms(expires), tier);
+    if (cached) {
+      granted.number = row.number;
+    } else {
+      granted.number = std::move(row.number);
+    }
     return result;
   }
 
@@ -614,6 +628,10 @@ class Writer final : public BatchTarget {
       q->bind(2, req.outcome.disposition);
       q->bind(3, req.outcome.duration_s);
       q->exec();
+      if (Row* r = cached_row(number_id)) {
+        r->last_disposition = req.outcome.disposition;
+        r->last_duration_s = req.outcome.duration_s;
+      }
     }
     adjust_leases(number_id, -ended);
     return ended;
@@ -680,6 +698,7 @@ class Writer final : public BatchTarget {
         u->exec();
         ++r.updated;
       }
+      forget_row(next.id);
       file_pick(next);
     }
     // The same definitions as the newest schema's (sqlite_db.cpp; the bulk-import test compares).
@@ -699,6 +718,7 @@ class Writer final : public BatchTarget {
     q->bind(2, active ? 1 : 0);
     q->bind(3, row->pick_state);
     q->exec();
+    forget_row(row->id);
     move_pick(*row, row->pick_state, row->last_used);
     return true;
   }
@@ -707,6 +727,7 @@ class Writer final : public BatchTarget {
     std::optional<Row> row = find(caller_id);
     if (!row) return false;
     unfile_pick(row->id);
+    forget_row(row->id);
     leases_.erase_number(row->id);
     leases_erased_ = true;
     for (SQLite::Statement* s : {&delete_leases_of_, &delete_number_}) {
@@ -749,6 +770,30 @@ class Writer final : public BatchTarget {
     if (pool_min >= kInactive) return DenialReason::kPoolEmpty;
     if (scope_min_state >= kInactive) return DenialReason::kNoMatchInScope;
     return scope_min_state == kCapped ? DenialReason::kAllLimited : DenialReason::kAllReserved;
+  }
+
+  // The cached row of number `id`, or nullptr.
+  Row* cached_row(std::int64_t id) {
+    auto it = rows_.find(id);
+    return it == rows_.end() ? nullptr : &it->second;
+  }
+  // Caches `row` as the file has it, while the cache has room: past kMaxCachedRows the rows
+  // cached first stay and the others are read back each time (evicting under an LRU rotation,
+  // which visits every number in turn, would only trade one miss for another).
+  void remember(const Row& row) {
+    if (rows_.size() < kMaxCachedRows) rows_.insert_or_assign(row.id, row);
+  }
+  void forget_row(std::int64_t id) { rows_.erase(id); }
+  // use_number_ (a lease's UPDATE) applied to a cached row, in the same windows.
+  void apply_use(Row* r, std::int64_t now) const {
+    r->last_used = std::max(r->last_used, now);
+    ++r->total_uses;
+    r->hour_count = r->hour_start == hour_ ? r->hour_count + 1 : 1;
+    r->hour_start = hour_;
+    r->day_count = r->day_start == day_ ? r->day_count + 1 : 1;
+    r->day_start = day_;
+    ++r->live_leases;
+    r->pick_state = r->state(hour_, day_, r->live_leases);
   }
 
   Error missing_number(std::int64_t id) const {
@@ -843,6 +888,7 @@ class Writer final : public BatchTarget {
 
   // Re-reads number `id` from the file into the index (or drops it when the row is gone).
   void resync(std::int64_t id) {
+    forget_row(id);
     verify_leases(id);
     Use q(row_);
     q->bind(1, id);
@@ -869,6 +915,7 @@ class Writer final : public BatchTarget {
   // Builds the index from the numbers table (inside a transaction, so it matches seen_gen_).
   void load_index() {
     index_.clear();
+    rows_.clear();
     leases_.clear();
     dirty_.clear();
     {
@@ -957,6 +1004,13 @@ class Writer final : public BatchTarget {
       q->bind(4, day_);
       if (q->exec() != 1) throw missing_number(id);
     }
+    if (Row* r = cached_row(id)) {
+      // The UPDATE above, applied to the cached row: the state it stored is Row::state().
+      r->live_leases += delta;
+      r->pick_state = r->state(hour_, day_, r->live_leases);
+      move_pick(*r, r->pick_state, r->last_used);
+      return;
+    }
     // A number filed as available (active, uncapped in the stored windows, below its
     // concurrency limit) stays so with fewer leases, and its last_used does not move: nothing
     // to re-file. (The index matches the file inside the transaction, and the UPDATE above
@@ -1014,6 +1068,7 @@ class Writer final : public BatchTarget {
       while (q->executeStep()) ids.push_back(q->getColumn(0).getInt64());
     }
     for (std::int64_t id : ids) {
+      forget_row(id);
       Row row = load(id);
       refresh(row);
     }
@@ -1047,9 +1102,15 @@ class Writer final : public BatchTarget {
   std::int64_t data_version_ = -1;     // PRAGMA data_version at our last transaction
   std::vector<std::int64_t> touched_;  // numbers re-filed in this transaction
   std::vector<std::int64_t> dirty_;    // numbers re-filed by transactions that rolled back
-  LeaseRegistry leases_;               // the file's live lease rows, by id and by number
-  std::int64_t max_seq_ = 0;           // the newest lease row leases_ knows
-  std::int64_t begin_max_seq_ = 0;     // max_seq_ when this transaction began
+  // Number rows as the file has them in this transaction, so that a lease or release need not
+  // read its row back after updating it. Every write of a numbers row here updates or forgets
+  // its entry; rows other connections changed are forgotten when their changes are read
+  // (resync, load_index), and a rollback forgets them all.
+  std::unordered_map<std::int64_t, Row> rows_;
+  static constexpr std::size_t kMaxCachedRows = 1 << 17;  // ~50 MB at most
+  LeaseRegistry leases_;            // the file's live lease rows, by id and by number
+  std::int64_t max_seq_ = 0;        // the newest lease row leases_ knows
+  std::int64_t begin_max_seq_ = 0;  // max_seq_ when this transaction began
   // The highest lease seq assigned, as the newest changes entry carries it, plus this
   // transaction's leases: seqs are never reused, so that other writers find new rows by seq. It
   // only grows (a rolled-back transaction leaves a gap, which is harmless).

@@ -489,6 +489,84 @@ TEST_CASE("a store follows the numbers another connection changed", "[store]") {
   }
 }
 
+// The writer keeps the rows it leased in memory instead of reading them back: what it answers and
+// the caps it enforces must still be the file's after other connections and rollbacks.
+TEST_CASE("leases answer and count a number as the file has it, whoever changed it last",
+          "[store]") {
+  Db db;
+  const Windows w = db.at(60);
+  auto release_id = [&](Store& s, const LeaseResult& r) {
+    ReleaseRequest rel;
+    rel.lease_id = r.lease->id;
+    rel.now = w.now;
+    return s.release(rel);
+  };
+  SQLite::Database raw(db.path);
+  auto hour_count = [&](const std::string& cid) {
+    return query_int(raw, "SELECT hour_count FROM numbers WHERE caller_id = '" + cid + "'");
+  };
+
+  SECTION("another connection's changes and uses") {
+    db.store->upsert_numbers({make_number("2125550101", /*hourly=*/3)});
+    auto other = open_store("sqlite://" + db.path + "?busy_timeout_ms=4999");
+    LeaseResult first = db.lease(w);  // the writer now holds the row
+    REQUIRE(first);
+    CHECK(first.lease->number.carrier == "TestTel");
+    CHECK(release_id(*db.store, first) == 1);
+    Number changed = make_number("2125550101", /*hourly=*/3);
+    changed.carrier = "OtherTel";
+    changed.meta_json = R"({"pool":"b"})";
+    other->upsert_numbers({changed});
+    LeaseResult second = lease_on(*other, w);  // the other connection uses it once
+    REQUIRE(second);
+    CHECK(release_id(*other, second) == 1);
+    LeaseResult third = db.lease(w);
+    REQUIRE(third);
+    CHECK(third.lease->number.carrier == "OtherTel");
+    CHECK(third.lease->number.meta_json == R"({"pool":"b"})");
+    CHECK(hour_count("2125550101") == 3);
+    // Released through the other connection: this one must see the number free, and capped.
+    CHECK(release_id(*other, third) == 1);
+    LeaseResult capped = db.lease(w);
+    REQUIRE_FALSE(capped);
+    CHECK(capped.denial == DenialReason::kAllLimited);
+  }
+  SECTION("a batch rolled back after a lease") {
+    db.store->upsert_numbers({make_number("2125550101", /*hourly=*/3), make_number("3125550101")});
+    const Ladder at212 = {LadderStep{Tier::kSameNpa, {212}}};
+    const Ladder at312 = {LadderStep{Tier::kSameNpa, {312}}};
+    LeaseResult held = db.lease(w, at312);
+    REQUIRE(held);
+    // The second request reuses a live lease id: it fails after the first one's UPDATE ran in the
+    // same transaction, which is rolled back and run again without it.
+    std::vector<LeaseRequest> reqs(2);
+    for (auto& r : reqs) {
+      r.campaign = "sales";
+      r.destination = "2125550199";
+      r.ladder = &at212;
+      r.windows = w;
+    }
+    reqs[0].lease_id = make_lease_id();
+    reqs[1].lease_id = held.lease->id;
+    std::vector<LeaseResult> results(2);
+    std::vector<LeaseBatchItem> items = {{&reqs[0], &results[0], {}}, {&reqs[1], &results[1], {}}};
+    db.store->lease_batch(items.data(), items.size());
+    REQUIRE_FALSE(items[0].error);
+    REQUIRE(results[0]);
+    CHECK(testing::error_of(items[1].error).code() == ErrorCode::kConflict);
+    CHECK(hour_count("2125550101") == 1);
+    CHECK(release_id(*db.store, results[0]) == 1);
+    // Two more uses reach the cap of 3, not one.
+    for (int use = 2; use <= 3; ++use) {
+      LeaseResult r = db.lease(w, at212);
+      REQUIRE(r);
+      CHECK(release_id(*db.store, r) == 1);
+    }
+    CHECK(hour_count("2125550101") == 3);
+    CHECK(db.lease(w, at212).denial == DenialReason::kAllLimited);
+  }
+}
+
 TEST_CASE("a bulk import into an empty store rebuilds its indexes as the schema defines them",
           "[store]") {
   Db db;
