@@ -1,12 +1,14 @@
 // Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
 // Private to the SQLite backend: group commit. One caller thread at a time owns the write
 // connection and runs every pending write of this process in one BEGIN IMMEDIATE..COMMIT, then
-// wakes each caller with its own result. The commit (and its fsync under synchronous=FULL) is paid
-// once per batch; a failing job is undone alone (see run_batch).
+// answers each caller with its own result (a flag its caller spins on, or a wake-up if it went to
+// sleep). The commit (and its fsync under synchronous=FULL) is paid once per batch; a failing job
+// is undone alone (see run_batch).
 #ifndef CIDROT_STORAGE_SQLITE_GROUP_COMMIT_H_
 #define CIDROT_STORAGE_SQLITE_GROUP_COMMIT_H_
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -70,10 +72,21 @@ class GroupCommit {
     job.fn = [&](Conn& c) { result.emplace(fn(c)); };
     queue_.push_back(&job);
     while (!job.done) {
-      if (job.state == kTaken) {
-        job.cv.wait(lock);  // its batch is running
-      } else if (!leading_) {
+      if (job.state == kQueued && !leading_) {
         lead(lock);
+        continue;
+      }
+      // Its batch is running, or another leader's is. A batch is over in tens of microseconds,
+      // about what waking a sleeping thread costs the leader (a futex wake and, on an idle
+      // core, an inter-processor interrupt), so spin first, yielding the CPU; then sleep.
+      job.signalled.store(false, std::memory_order_relaxed);
+      lock.unlock();
+      spin_until([&job] { return job.signalled.load(std::memory_order_acquire); });
+      lock.lock();
+      if (job.done || (job.state == kQueued && !leading_)) continue;
+      job.sleeping = true;
+      if (job.state == kTaken) {
+        job.cv.wait(lock);
       } else if (job.cv.wait_until(lock, deadline) == std::cv_status::timeout &&
                  job.state == kQueued) {
         // Not taken by a batch yet: withdraw it, so a caller that gave up never gets a lease.
@@ -82,6 +95,7 @@ class GroupCommit {
         throw Error(ErrorCode::kBackendUnavailable,
                     "sqlite: the database stayed locked longer than busy_timeout_ms");
       }
+      job.sleeping = false;
     }
     std::exception_ptr error = std::move(job.error);
     give_back(job);
@@ -93,6 +107,13 @@ class GroupCommit {
  private:
   enum { kQueued = 0, kTaken = 1 };
   static constexpr int kLeadRounds = 4;
+  // A waiting caller yields the CPU in a loop for up to kMaxSpin before it sleeps, and sleeps
+  // at once when yields come back slowly (kSlowYields of them took kSlowYield or more): other
+  // threads want the cores then, and the spin would take their time (RocksDB's write thread
+  // waits the same way).
+  static constexpr std::chrono::microseconds kMaxSpin{200};
+  static constexpr std::chrono::microseconds kSlowYield{3};
+  static constexpr int kSlowYields = 3;
   // A job slot. Slots are owned by the GroupCommit and reused, never freed while it lives: a
   // leader signals a slot's cv after releasing mu_ (so that the woken caller does not block
   // again on mu_), when the caller may already have returned; the signal is then a spurious
@@ -102,6 +123,10 @@ class GroupCommit {
     int state = kQueued;  // guarded by mu_, as every field
     bool done = false;
     bool first = false;
+    bool sleeping = false;  // its caller waits on cv (and must be notified)
+    // Set with mu_ held when the job is done or its caller should lead; read without mu_ by a
+    // spinning caller.
+    std::atomic<bool> signalled{false};
     std::exception_ptr error;
     // Each caller sleeps on its own job, so that a batch wakes the callers it answered and the
     // next leader, not every waiting caller (each wake-up is a context switch on a busy box).
@@ -123,8 +148,31 @@ class GroupCommit {
     j.state = kQueued;
     j.done = false;
     j.first = false;
+    j.sleeping = false;
     j.error = nullptr;
     free_.push_back(&j);
+  }
+
+  // Returns ready() once it is true, or false when the spin budget is spent first.
+  template <class Ready>
+  static bool spin_until(Ready ready) {
+    using Clock = std::chrono::steady_clock;
+    const auto start = Clock::now();
+    int slow = 0;
+    while (!ready()) {
+      const auto before = Clock::now();
+      if (before - start >= kMaxSpin) return false;
+      std::this_thread::yield();
+      if (Clock::now() - before >= kSlowYield && ++slow >= kSlowYields) return ready();
+    }
+    return true;
+  }
+
+  // Tells the caller of `j` (with mu_ held) that its job is done or that it should lead; returns
+  // whether the caller sleeps, to be notified.
+  static bool signal(Job* j) {
+    j->signalled.store(true, std::memory_order_release);
+    return j->sleeping;
   }
 
   // Called with `lock` held and no batch running: runs batches of the queued jobs (lead_one),
@@ -140,11 +188,12 @@ class GroupCommit {
       lock.lock();
     }
     leading_ = false;
-    if (!queue_.empty()) queue_.front()->cv.notify_one();
+    if (!queue_.empty() && signal(queue_.front())) queue_.front()->cv.notify_one();
   }
 
-  // One batch: takes the queued jobs, runs them without the lock, marks them done and lists
-  // them in `answered` (to be woken by the caller). Jobs are touched under the lock only.
+  // One batch: takes the queued jobs, runs them without the lock, marks them done (signalled)
+  // and lists those whose callers sleep in `answered`, to be woken by the caller. Jobs are
+  // touched under the lock only.
   void lead_one(std::unique_lock<std::mutex>& lock, std::vector<Job*>* answered) {
     for (int i = 0; i < 3 && last_batch_ > 1 && queue_.size() < last_batch_; ++i) {
       // The callers answered by the last batch are about to send their next requests: let them
@@ -165,9 +214,12 @@ class GroupCommit {
     std::stable_partition(batch.begin(), batch.end(), [](const Job* j) { return j->first; });
     run_batch(batch);
     lock.lock();
-    for (Job* j : batch) j->done = true;
-    answered->swap(batch);
-    last_batch_ = answered->size();
+    last_batch_ = batch.size();
+    answered->clear();
+    for (Job* j : batch) {
+      j->done = true;
+      if (signal(j)) answered->push_back(j);
+    }
   }
 
   // Runs the batch in one transaction. A job that throws is rolled back together with the whole
