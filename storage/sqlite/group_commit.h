@@ -8,6 +8,7 @@
 #define CIDROT_STORAGE_SQLITE_GROUP_COMMIT_H_
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -157,6 +158,8 @@ class GroupCommit {
   template <class Ready>
   static bool spin_until(Ready ready) {
     using Clock = std::chrono::steady_clock;
+    static const long kEnvSpin = getenv("CIDROT_SPIN_US") ? atol(getenv("CIDROT_SPIN_US")) : 200;
+    const std::chrono::microseconds kMaxSpin{kEnvSpin};
     const auto start = Clock::now();
     int slow = 0;
     while (!ready()) {

@@ -44,6 +44,10 @@
 #include <utility>
 #include <vector>
 
+#ifdef __linux__
+#include <pthread.h>
+#endif
+
 #include "backends.h"
 #include "cidrot/error.h"
 #include "cidrot/store.h"
@@ -1198,7 +1202,12 @@ constexpr const char* kLiveLeases =
 class Checkpointer {
  public:
   explicit Checkpointer(const Options& opts) : db_(connect(opts)) {
-    thread_ = std::thread([this] { loop(); });
+    thread_ = std::thread([this] {
+#ifdef __linux__
+      pthread_setname_np(pthread_self(), "cidrot-ckpt");  // seen in top -H, perf, gdb
+#endif
+      loop();
+    });
   }
   ~Checkpointer() {
     {

@@ -106,7 +106,55 @@ TEST_CASE("HandOff takes batchable jobs waiting together in one run_batch, in or
   for (int i : {1, 2, 3, 4, 5, 6, -7, 8, 9}) pool.push(i);
   release = true;
   pool.join();
-  // At most max_batch per batch, and a non-batchable job splits the run.
-  CHECK(batches == std::vector<std::vector<int>>{{1, 2, 3, 4}, {5, 6}, {8, 9}});
+  // At most max_batch per batch; a batch takes the batchable jobs around a non-batchable one.
+  CHECK(batches == std::vector<std::vector<int>>{{1, 2, 3, 4}, {5, 6, 8, 9}});
   CHECK(singles == std::vector<int>{1000, -7});
+}
+
+TEST_CASE("HandOff runs one batch at a time; other workers take the other jobs meanwhile",
+          "[hand_off]") {
+  std::atomic<bool> release{false}, in_batch{false};
+  std::mutex mu;
+  std::vector<std::vector<int>> batches;
+  std::vector<int> singles;
+  HandOffOptions o{3};
+  HandOff<int> pool(
+      o,
+      [&](int& i) {
+        std::lock_guard<std::mutex> lock(mu);
+        singles.push_back(i);
+      },
+      [](const int& i) { return i >= 0; },
+      [&](std::vector<int>& jobs) {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          batches.push_back(jobs);
+        }
+        if (jobs.front() == 1) {
+          in_batch = true;
+          while (!release.load()) std::this_thread::sleep_for(1ms);
+        }
+      });
+  pool.push(1);
+  pool.push(2);
+  while (!in_batch.load()) std::this_thread::sleep_for(1ms);
+  for (int i : {3, 4, -5}) pool.push(i);
+  // -5 is taken by another worker while the batch runs; 3 and 4 wait for the batch's worker.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!singles.empty() || std::chrono::steady_clock::now() > deadline) break;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  std::this_thread::sleep_for(20ms);  // time enough for a wrong worker to take 3 and 4
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    CHECK(singles == std::vector<int>{-5});
+    CHECK(batches == std::vector<std::vector<int>>{{1, 2}});
+  }
+  release = true;
+  pool.join();
+  CHECK(batches == std::vector<std::vector<int>>{{1, 2}, {3, 4}});
 }
