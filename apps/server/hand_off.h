@@ -14,9 +14,9 @@
 //
 // Jobs run in FIFO order of take-up (not of completion: several workers run at once). Jobs the
 // `batchable` predicate accepts are taken up together: a worker takes every such job queued (up
-// to max_batch) and runs them with one call of `run_batch`. One batch runs at a time: the
-// batchable jobs queued meanwhile wait for its worker, and idle workers take the other jobs,
-// oldest first.
+// to max_batch) and runs them with one call of `run_batch`. One batch runs at a time. With two
+// workers or more, the first one is the batch lane: it runs every batch and nothing else, so the
+// store's write path stays on one thread (and its caches), and the others take the other jobs.
 
 #ifndef CIDROT_SERVER_HAND_OFF_H_
 #define CIDROT_SERVER_HAND_OFF_H_
@@ -68,15 +68,20 @@ class HandOff {
         batchable_(std::move(batchable)),
         run_batch_(std::move(run_batch)) {
     const int n = std::max(1, options_.threads);
+    lane_ = batchable_ && run_batch_ && options_.max_batch > 1 && n >= 2;
     // Workers start awake and go to sleep once they find nothing to do.
-    running_ = n;
+    running_ = lane_ ? n - 1 : n;
     threads_.reserve(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) {
-      threads_.emplace_back([this] {
+      threads_.emplace_back([this, lane = lane_ && i == 0] {
 #ifdef __linux__
         pthread_setname_np(pthread_self(), "cidrot-store");  // seen in top -H, perf, gdb
 #endif
-        work();
+        if (lane) {
+          work_batches();
+        } else {
+          work();
+        }
       });
     }
   }
@@ -85,18 +90,24 @@ class HandOff {
   HandOff& operator=(const HandOff&) = delete;
 
   void push(Job job) {
-    bool wake;
+    bool wake, wake_lane = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       const auto now = Clock::now();
       const bool batched = batches(job);
       queue_.push_back(Entry{std::move(job), now, batched});
-      if (!batched) ++unbatched_;
+      if (batched) {
+        batched_.fetch_add(1, std::memory_order_relaxed);
+        wake_lane = lane_ && lane_sleeping_;
+      } else {
+        ++unbatched_;
+      }
       queued_.store(queue_.size(), std::memory_order_relaxed);
       wake = should_wake(now);
       if (wake) grant_wake();
     }
     if (wake) cv_.notify_one();
+    if (wake_lane) lane_cv_.notify_one();
   }
 
   // Runs what is queued, then stops the workers and waits for them. Idempotent.
@@ -106,6 +117,7 @@ class HandOff {
       stopping_ = true;
     }
     cv_.notify_all();
+    lane_cv_.notify_all();
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
     }
@@ -131,11 +143,73 @@ class HandOff {
     return batchable_ && run_batch_ && options_.max_batch > 1 && batchable_(job);
   }
 
-  // Called with mu_ held: the queued jobs an idle worker may take now. While a batch runs, the
-  // batchable jobs wait for it: its worker takes them all when it is done, whereas another worker
-  // would only queue a smaller batch behind it in the store (whose writes are serial anyway) and
-  // cost a wake-up.
-  std::size_t takeable() const { return batch_running_ ? unbatched_ : queue_.size(); }
+  // Called with mu_ held: the queued jobs an idle (general) worker may take now. With a batch
+  // lane, batchable jobs are the lane's. Without one (a single worker), while a batch runs the
+  // batchable jobs wait for it: its worker takes them all when it is done.
+  std::size_t takeable() const { return lane_ || batch_running_ ? unbatched_ : queue_.size(); }
+
+  // Called with mu_ held: moves every queued batchable job, wherever it is (they come from
+  // different connections, so their order does not matter), up to max_batch, into `batch`.
+  void take_batch(std::vector<Job>* batch) {
+    batch->clear();
+    for (auto it = queue_.begin(); it != queue_.end() && batch->size() < options_.max_batch;) {
+      if (it->batched) {
+        batch->push_back(std::move(it->job));
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    batched_.fetch_sub(batch->size(), std::memory_order_relaxed);
+    queued_.store(queue_.size(), std::memory_order_relaxed);
+  }
+
+  // Called with mu_ held after a job ran for `took`.
+  void count_job(Clock::duration took) {
+    // The share of recent jobs that were slow, not their mean time: on a busy machine a fast
+    // job is sometimes preempted for milliseconds, which would drag a mean up, but only a
+    // store that blocks makes most of its calls slow.
+    const int share = slow_share_.load(std::memory_order_relaxed);
+    slow_share_.store(share + ((took > options_.slow_job ? kShareOne : 0) - share) / 16,
+                      std::memory_order_relaxed);
+  }
+
+  // The batch lane's worker: runs every batch, one at a time, on this one thread, so that the
+  // store's write path (SQLite's writer and its in-memory indexes) stays hot in one core's
+  // caches instead of moving between whichever workers happen to be awake.
+  void work_batches() {
+    std::vector<Job> batch;
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      if (batched_.load(std::memory_order_relaxed) > 0) {
+        take_batch(&batch);
+        batch_running_ = true;
+        lock.unlock();
+        const auto started = Clock::now();
+        run_batch_(batch);
+        batch.clear();  // drops what the jobs hold before the worker sleeps
+        const auto took = Clock::now() - started;
+        lock.lock();
+        batch_running_ = false;
+        count_job(took);
+        continue;
+      }
+      if (stopping_) break;
+      if (options_.spin.count() > 0) {
+        lock.unlock();
+        const auto until = Clock::now() + options_.spin;
+        while (batched_.load(std::memory_order_relaxed) == 0 && Clock::now() < until) {
+          std::this_thread::yield();
+        }
+        lock.lock();
+        if (batched_.load(std::memory_order_relaxed) > 0 || stopping_) continue;
+      }
+      lane_sleeping_ = true;
+      lane_cv_.wait(lock,
+                    [this] { return batched_.load(std::memory_order_relaxed) > 0 || stopping_; });
+      lane_sleeping_ = false;
+    }
+  }
 
   // Called with mu_ held, after a push or a take.
   bool should_wake(Clock::time_point now) const {
@@ -172,24 +246,14 @@ class HandOff {
         const bool as_batch = next->batched;
         Job job;
         if (as_batch) {
-          // Every batchable job queued, wherever it is (they come from different connections,
-          // so their order does not matter), up to max_batch.
-          batch.clear();
-          for (auto it = queue_.begin(); it != queue_.end() && batch.size() < options_.max_batch;) {
-            if (it->batched) {
-              batch.push_back(std::move(it->job));
-              it = queue_.erase(it);
-            } else {
-              ++it;
-            }
-          }
+          take_batch(&batch);
           batch_running_ = true;
         } else {
           job = std::move(next->job);
           queue_.erase(next);
           --unbatched_;
+          queued_.store(queue_.size(), std::memory_order_relaxed);
         }
-        queued_.store(queue_.size(), std::memory_order_relaxed);
         ++busy_;
         // Work still waiting behind this one: a blocking store may need more hands.
         const bool wake = should_wake(Clock::now());
@@ -208,24 +272,23 @@ class HandOff {
         lock.lock();
         --busy_;
         if (as_batch) batch_running_ = false;
-        // The share of recent jobs that were slow, not their mean time: on a busy machine a fast
-        // job is sometimes preempted for milliseconds, which would drag a mean up, but only a
-        // store that blocks makes most of its calls slow.
-        const int share = slow_share_.load(std::memory_order_relaxed);
-        slow_share_.store(share + ((took > options_.slow_job ? kShareOne : 0) - share) / 16,
-                          std::memory_order_relaxed);
+        count_job(took);
         continue;
       }
       if (stopping_) break;
-      if (!spinning_ && !batch_running_ && options_.spin.count() > 0) {
+      if (!spinning_ && options_.spin.count() > 0) {
         // One worker spins (with yields, so a thread sharing this core runs first): that costs
         // less than the futex wake-up and context switch a sleep would cost the next push().
         // More spinners would only take the cores from the I/O thread and the clients.
         spinning_ = true;
-        const std::size_t seen = queue_.size();  // jobs it may not take (batchable) stay queued
+        const bool unbatched_only = lane_ || batch_running_;
         lock.unlock();
         const auto until = Clock::now() + options_.spin;
-        while (queued_.load(std::memory_order_relaxed) == seen && Clock::now() < until) {
+        while (Clock::now() < until) {
+          // Racy counts; what it finds is checked under the lock.
+          std::size_t n = queued_.load(std::memory_order_relaxed);
+          if (unbatched_only) n -= std::min(n, batched_.load(std::memory_order_relaxed));
+          if (n > 0) break;
           std::this_thread::yield();
         }
         lock.lock();
@@ -285,9 +348,15 @@ class HandOff {
   int running_ = 0;
   int sleeping_ = 0;
   int tokens_ = 0;
-  int busy_ = 0;                // running a job
-  bool batch_running_ = false;  // a worker runs a batch (one at a time)
-  std::size_t unbatched_ = 0;   // queued jobs not taken up in batches
+  int busy_ = 0;                         // running a job
+  bool batch_running_ = false;           // a worker runs a batch (one at a time)
+  std::size_t unbatched_ = 0;            // queued jobs not taken up in batches
+  std::atomic<std::size_t> batched_{0};  // queued jobs taken up in batches
+  // With batchable jobs and two workers or more, the first worker runs every batch (and nothing
+  // else) and sleeps on lane_cv_; the others run the other jobs.
+  bool lane_ = false;
+  bool lane_sleeping_ = false;
+  std::condition_variable lane_cv_;
   static constexpr int kShareOne = 1 << 16;
   std::atomic<int> slow_share_{
       0};                  // of the recent jobs, the share slower than slow_job, in 1/kShareOne

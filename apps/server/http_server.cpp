@@ -80,8 +80,16 @@ struct HttpServer::Impl {
         sweep_timer(ioc),
         pool(
             HandOffOptions{std::max(1, opt.worker_threads), opt.worker_spin},
-            [this](SessionPtr& s) { run_on_worker(s); }, &batchable,
+            [this](SessionPtr& s) { run_on_worker(s); },
+            // Without batch routes (a store that does not batch leases) no worker is set apart
+            // for batches.
+            has_batch_routes(router) ? &batchable : nullptr,
             [this](std::vector<SessionPtr>& batch) { run_batch_on_worker(batch); }) {}
+
+  static bool has_batch_routes(const Router& r) {
+    return std::any_of(r.routes().begin(), r.routes().end(),
+                       [](const Route& route) { return route.batch_handler != nullptr; });
+  }
 
   void accept();
   void begin_shutdown();

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -157,4 +158,34 @@ TEST_CASE("HandOff runs one batch at a time; other workers take the other jobs m
   release = true;
   pool.join();
   CHECK(batches == std::vector<std::vector<int>>{{1, 2}, {3, 4}});
+}
+
+TEST_CASE("HandOff runs every batch on one thread, whichever workers were awake", "[hand_off]") {
+  std::mutex mu;
+  std::set<std::thread::id> batch_threads, other_threads;
+  std::atomic<int> done{0};
+  HandOffOptions o{4};
+  o.spin = std::chrono::microseconds(0);  // every pause puts the workers to sleep
+  HandOff<int> pool(
+      o,
+      [&](int&) {
+        std::lock_guard<std::mutex> lock(mu);
+        other_threads.insert(std::this_thread::get_id());
+        ++done;
+      },
+      [](const int& i) { return i >= 0; },
+      [&](std::vector<int>& jobs) {
+        std::lock_guard<std::mutex> lock(mu);
+        batch_threads.insert(std::this_thread::get_id());
+        done += static_cast<int>(jobs.size());
+      });
+  int pushed = 0;
+  for (int round = 0; round < 50; ++round) {
+    for (int i = 0; i < 3; ++i, ++pushed) pool.push(round % 5 == 0 ? -1 : pushed);
+    std::this_thread::sleep_for(std::chrono::microseconds(300));
+  }
+  pool.join();
+  CHECK(done.load() == pushed);
+  CHECK(batch_threads.size() == 1);
+  CHECK(other_threads.count(*batch_threads.begin()) == 0);
 }
