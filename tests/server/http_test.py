@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -734,6 +735,34 @@ class LimitsAndShutdownTest(unittest.TestCase):
         finally:
             self.assertEqual(s.stop(), 0)
             s.cleanup()
+
+    def test_expired_leases_are_dropped_in_the_background(self):
+        # Without calls, the sweep (--expire-every-ms) deletes the expired lease rows; with it
+        # off they stay until the next call.
+        bad = subprocess.run([SERVER, "--expire-every-ms", "-5"], capture_output=True, text=True,
+                             timeout=10)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--expire-every-ms must be", bad.stderr)
+        rows = {}
+        for every in ("100", "0"):
+            s = Server(args=["--expire-every-ms", every])
+            try:
+                import_numbers(s, npa_numbers([212], 3), campaigns="sweep")
+                for i in range(3):
+                    status, body = s.json("GET", "/next-cid?" + q(to="2125551234", campaign="sweep",
+                                                                  agent=f"s{i}", ttl="1"))
+                    self.assertEqual(status, 200, body)
+                time.sleep(1.6)
+                db = sqlite3.connect("file:" + s.store[len("sqlite://"):] + "?mode=ro", uri=True)
+                try:
+                    rows[every] = db.execute("SELECT count(*) FROM leases").fetchone()[0]
+                finally:
+                    db.close()
+                self.assertEqual(s.stats()["active_leases"], 0)
+            finally:
+                self.assertEqual(s.stop(), 0)
+                s.cleanup()
+        self.assertEqual(rows, {"100": 0, "0": 3})
 
     def test_admin_routes_refuse_without_a_token(self):
         s = Server(token=None)
