@@ -79,6 +79,58 @@ def test_denials_are_values(rot: cidrot.Rotator) -> None:
     assert rot.next("2125550199", "local").reason == "no_match_in_scope"
 
 
+def test_next_batch_answers_each_call_as_next_would(rot: cidrot.Rotator) -> None:
+    add(rot, "2125550100", "2125550101", "3105550100", campaigns=["sales"])
+    answers = rot.next_batch(
+        [
+            ("2125550199", "sales", "a1"),
+            {"destination": "(212) 555-0198", "campaign": "sales", "agent": "a2", "ttl": 60},
+            ("not a number", "sales"),
+            ["2125550197", "sales"],
+            ("2125550196", "sales"),
+        ],
+        ttl=30,
+    )
+    assert len(answers) == 5
+    first, second, bad, third, denied = answers
+    # The valid calls get distinct numbers, as next() for each in some order would.
+    assert all(isinstance(a, cidrot.Lease) for a in (first, second, third))
+    assert {first.caller_id, second.caller_id, third.caller_id} == {
+        "2125550100", "2125550101", "3105550100"}
+    assert (first.agent, second.agent, third.agent) == ("a1", "a2", "")
+    assert first.expires_at - first.leased_at == dt.timedelta(seconds=30)  # the batch's ttl
+    assert second.expires_at - second.leased_at == dt.timedelta(seconds=60)  # its own
+    # A bad call gets its error as a value, with its position; the others stand.
+    assert isinstance(bad, cidrot.InvalidArgument) and bad.index == 2
+    assert bad.field == "destination"
+    assert isinstance(denied, cidrot.Denial) and denied.reason == "all_reserved"
+    assert rot.stats().active_leases == 3
+    with first:  # a batch's lease is a Lease like any other
+        pass
+    assert rot.stats().active_leases == 2
+    assert rot.next_batch([]) == []
+
+
+def test_next_batch_refuses_unusable_calls_before_leasing(rot: cidrot.Rotator) -> None:
+    add(rot, "2125550100", "2125550101")
+    for calls, index in [
+        ([("2125550199", "c"), 42], 1),
+        ([("2125550199",)], 0),
+        ([("2125550199", "c", "a", "extra")], 0),
+        ([("2125550199", "c"), {"destination": "2125550199"}], 1),
+        ([{"destination": "2125550199", "campaign": "c", "priority": 1}], 0),
+        ([("2125550199", 7)], 0),
+    ]:
+        with pytest.raises(cidrot.InvalidArgument) as err:
+            rot.next_batch(calls)
+        assert err.value.index == index
+    with pytest.raises(cidrot.InvalidArgument):
+        rot.next_batch("2125550199")
+    with pytest.raises(cidrot.InvalidArgument):
+        rot.next_batch((("2125550199", "c") for _ in range(10001)))
+    assert rot.stats().active_leases == 0  # nothing was leased
+
+
 def test_hourly_cap_and_window_roll(rot: cidrot.Rotator, clock: cidrot.ManualClock) -> None:
     add(rot, "2125550100", hourly_limit=2, daily_limit=3, max_concurrent=10)
     assert rot.next("2125550199", "c")

@@ -28,6 +28,12 @@ USE = textwrap.dedent(
     page = rot.list_numbers(campaign="sales", area_codes=[212], limit=10)
     for n in page:
         used = n.last_used
+    for answer in rot.next_batch([("2125550199", "sales"), {"destination": "2125550198",
+                                                            "campaign": "sales"}], ttl=60):
+        if isinstance(answer, cidrot.Lease):
+            answer.release()
+        elif isinstance(answer, cidrot.Error):
+            code: str = answer.code
     count: int = rot.stats().leases_by_campaign.get("sales", 0)
     try:
         rot.import_csv("numbers.csv", campaigns=["sales"])

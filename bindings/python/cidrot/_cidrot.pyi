@@ -5,6 +5,8 @@ import datetime
 from types import TracebackType
 from typing import Any, Dict, Iterable, Iterator, List, Literal, Mapping, Optional, Sequence, Tuple, Type, Union
 
+from ._errors import Error
+
 _Seconds = Union[int, float, datetime.timedelta]
 _Instant = Union[datetime.datetime, int, float]
 _NumberInput = Union[Mapping[str, Any], "Number"]
@@ -201,6 +203,12 @@ class Rotator:
     def next(
         self, destination: str, campaign: str, agent: str = "", *, ttl: Optional[_Seconds] = None
     ) -> Union[Lease, Denial]: ...
+    def next_batch(
+        self,
+        calls: Iterable[Union[Tuple[str, ...], List[str], Mapping[str, Any]]],
+        *,
+        ttl: Optional[_Seconds] = None,
+    ) -> List[Union[Lease, Denial, Error]]: ...
     def release(
         self,
         lease: Union[Lease, str],

@@ -36,8 +36,13 @@ struct PyDenial {
 // Sets the Python error indicator to the cidrot.Error subclass for e.code(). With `index`, the
 // error is about item `index` of a batch (add_numbers) and says so.
 void set_python_error(const Error& e, std::optional<std::size_t> index = std::nullopt);
+// The cidrot.Error subclass instance for e (not raised), as set_python_error() would set it.
+py::object python_error(const Error& e, std::optional<std::size_t> index = std::nullopt);
 // set_python_error() then throws py::error_already_set.
-[[noreturn]] void raise_python_error(const Error& e, std::optional<std::size_t> index = std::nullopt);
+[[noreturn]] void raise_python_error(const Error& e,
+                                     std::optional<std::size_t> index = std::nullopt);
+// The Python type name of v, for error messages.
+std::string type_name(py::handle v);
 // Throws Error(kInvalidArgument) naming `field`.
 [[noreturn]] void invalid(const std::string& field, const std::string& what);
 

@@ -8,6 +8,9 @@
 #include "common.h"
 
 namespace cidrot::python {
+
+std::string type_name(py::handle v) { return py::str(py::type::handle_of(v).attr("__name__")); }
+
 namespace {
 
 // Looked up once and kept for the life of the process: these run on every timestamp conversion
@@ -35,8 +38,6 @@ const Handles& handles() {
   return h;
 }
 
-std::string type_name(py::handle v) { return py::str(py::type::handle_of(v).attr("__name__")); }
-
 std::string short_repr(py::handle v) {
   std::string r = py::repr(v);
   if (r.size() > 40) r = r.substr(0, 37) + "...";
@@ -44,8 +45,8 @@ std::string short_repr(py::handle v) {
 }
 
 bool is_blank_str(py::handle v) {
-  return py::isinstance<py::str>(v) && py::str(v).cast<std::string>().find_first_not_of(" \t") ==
-                                           std::string::npos;
+  return py::isinstance<py::str>(v) &&
+         py::str(v).cast<std::string>().find_first_not_of(" \t") == std::string::npos;
 }
 
 // Integers, or strings of digits (CSV cells arrive as text). bool is refused: True is not a limit.
@@ -143,13 +144,16 @@ void invalid(const std::string& field, const std::string& what) {
   throw Error(ErrorCode::kInvalidArgument, field + ": " + what, field);
 }
 
+py::object python_error(const Error& e, std::optional<std::size_t> index) {
+  py::object factory = py::module_::import("cidrot._errors").attr("_from_native");
+  py::object index_obj = index ? py::object(py::int_(*index)) : py::object(py::none());
+  return factory(error_code_name(e.code()), py::str(e.what()),
+                 e.field().empty() ? py::object(py::none()) : py::str(e.field()), index_obj);
+}
+
 void set_python_error(const Error& e, std::optional<std::size_t> index) {
   try {
-    py::object factory = py::module_::import("cidrot._errors").attr("_from_native");
-    py::object index_obj = index ? py::object(py::int_(*index)) : py::object(py::none());
-    py::object exc = factory(error_code_name(e.code()), py::str(e.what()),
-                             e.field().empty() ? py::object(py::none()) : py::str(e.field()),
-                             index_obj);
+    py::object exc = python_error(e, index);
     PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
   } catch (py::error_already_set& inner) {
     // cidrot._errors itself failed (broken install): surface that rather than hide the cause.
@@ -245,7 +249,8 @@ Number number_from_python(py::handle item) {
         meta = to_text(v, k);
       } else if (py::hasattr(v, "keys")) {
         try {
-          meta = handles().json_dumps(v, py::arg("separators") = py::make_tuple(",", ":"))
+          meta = handles()
+                     .json_dumps(v, py::arg("separators") = py::make_tuple(",", ":"))
                      .cast<std::string>();
         } catch (py::error_already_set& e) {
           invalid("meta", std::string("not JSON-serialisable: ") + e.what());
@@ -285,8 +290,8 @@ py::dict number_state_to_dict(const NumberState& s) {
   d["active_leases"] = s.active_leases;
   d["last_disposition"] =
       s.last_disposition.empty() ? py::object(py::none()) : py::str(s.last_disposition);
-  d["last_duration_s"] = s.last_duration_s < 0 ? py::object(py::none())
-                                               : py::object(py::int_(s.last_duration_s));
+  d["last_duration_s"] =
+      s.last_duration_s < 0 ? py::object(py::none()) : py::object(py::int_(s.last_duration_s));
   return d;
 }
 
