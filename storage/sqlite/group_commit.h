@@ -8,7 +8,6 @@
 #define CIDROT_STORAGE_SQLITE_GROUP_COMMIT_H_
 
 #include <algorithm>
-#include <cstdlib>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -158,8 +157,6 @@ class GroupCommit {
   template <class Ready>
   static bool spin_until(Ready ready) {
     using Clock = std::chrono::steady_clock;
-    static const long kEnvSpin = getenv("CIDROT_SPIN_US") ? atol(getenv("CIDROT_SPIN_US")) : 200;
-    const std::chrono::microseconds kMaxSpin{kEnvSpin};
     const auto start = Clock::now();
     int slow = 0;
     while (!ready()) {
