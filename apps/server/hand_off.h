@@ -237,9 +237,10 @@ class HandOff {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
       if (takeable() > 0) {
-        // The oldest job this worker may take: while a batch runs, the oldest unbatched one.
+        // The oldest job this worker may take: with a lane, or while a batch runs, the oldest
+        // unbatched one.
         auto next = queue_.begin();
-        if (batch_running_) {
+        if (lane_ || batch_running_) {
           next =
               std::find_if(queue_.begin(), queue_.end(), [](const Entry& e) { return !e.batched; });
         }

@@ -181,7 +181,9 @@ TEST_CASE("HandOff runs every batch on one thread, whichever workers were awake"
       });
   int pushed = 0;
   for (int round = 0; round < 50; ++round) {
-    for (int i = 0; i < 3; ++i, ++pushed) pool.push(round % 5 == 0 ? -1 : pushed);
+    // A batchable job then one that is not: the worker woken for the second must leave the
+    // first to the lane, even when the lane has not taken it up yet.
+    for (int i = 0; i < 3; ++i, ++pushed) pool.push(i == 1 ? -1 : pushed);
     std::this_thread::sleep_for(std::chrono::microseconds(300));
   }
   pool.join();
