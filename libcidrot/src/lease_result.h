@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "cidrot/error.h"
 #include "cidrot/store.h"
 
 namespace cidrot::detail {
@@ -52,6 +53,16 @@ inline void copy_string(std::string* dst, std::string_view src) {
   } else {
     dst->assign(src.data(), src.size());
   }
+}
+
+// Throws Error(kInvalidArgument) for a request no store can run: a lease id that is not 32
+// lowercase hex characters, or no ladder.
+inline void check_lease_request(const LeaseRequest& req) {
+  if (!is_lease_id(req.lease_id)) {
+    throw Error(ErrorCode::kInvalidArgument, "lease_id: must be 32 lowercase hex chars",
+                "lease_id");
+  }
+  if (req.ladder == nullptr) throw Error(ErrorCode::kInvalidArgument, "ladder: missing", "ladder");
 }
 
 // Sets result->lease to a lease of `req` (id, campaign, agent, destination) with the given times

@@ -534,13 +534,7 @@ class PostgresStore final : public Store {
   // alone, in arrival order). Under load that multiplies leases per WAL flush and per unit of
   // server CPU; a lone call goes out at once on its own.
   LeaseResult lease(const LeaseRequest& req) override {
-    if (!is_lease_id(req.lease_id)) {
-      throw Error(ErrorCode::kInvalidArgument, "lease_id: must be 32 lowercase hex chars",
-                  "lease_id");
-    }
-    if (req.ladder == nullptr) {
-      throw Error(ErrorCode::kInvalidArgument, "ladder: missing", "ladder");
-    }
+    detail::check_lease_request(req);
     Pending p;
     p.req = &req;
     p.deadline = Deadline::in(timeout_);

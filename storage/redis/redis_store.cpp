@@ -230,13 +230,7 @@ class RedisStore final : public Store {
   }
 
   LeaseResult lease(const LeaseRequest& req) override {
-    if (!is_lease_id(req.lease_id)) {
-      throw Error(ErrorCode::kInvalidArgument, "lease_id: must be 32 lowercase hex chars",
-                  "lease_id");
-    }
-    if (req.ladder == nullptr) {
-      throw Error(ErrorCode::kInvalidArgument, "ladder: missing", "ladder");
-    }
+    detail::check_lease_request(req);
     const std::int64_t now_ms = to_unix_ms(req.windows.now);
     // The ladder as one argument, "tier:npa,npa;..." (script.lua parses only the steps it tries).
     std::string ladder;

@@ -1392,13 +1392,7 @@ class SqliteStore final : public Store {
   }
 
   LeaseResult lease(const LeaseRequest& req) override {
-    if (!is_lease_id(req.lease_id)) {
-      throw Error(ErrorCode::kInvalidArgument, "lease_id: must be 32 lowercase hex chars",
-                  "lease_id");
-    }
-    if (req.ladder == nullptr) {
-      throw Error(ErrorCode::kInvalidArgument, "ladder: missing", "ladder");
-    }
+    detail::check_lease_request(req);
     return commits_.run([&](Writer& w) { return w.lease(req); });
   }
 
