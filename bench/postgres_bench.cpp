@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "cidrot/cidrot.h"
+#include "lease_timing.h"
 
 namespace {
 
@@ -41,8 +42,7 @@ using cidrot::Tier;
 constexpr int kPoolNumbers = 5000;
 constexpr std::uint16_t kAreaCodes[] = {212, 646, 917, 718, 347, 305, 786, 312, 773, 415};
 
-std::mutex g_mu;
-std::map<std::string, std::vector<double>> g_lease_us;
+cidrot::bench::LeaseLatencies g_lease_us;
 
 std::string bench_url(const std::string& extra) {
   const char* env = std::getenv("CIDROT_BENCH_POSTGRES_URL");
@@ -113,40 +113,24 @@ void lease_loop(benchmark::State& state, bool release) {
                           "/threads:" + std::to_string(state.threads());
   if (state.thread_index() == 0) {
     store.expire(std::chrono::system_clock::now() + std::chrono::hours(1));
-    std::lock_guard<std::mutex> lock(g_mu);
-    g_lease_us[key].clear();
+    g_lease_us.clear(key);
   }
   std::vector<double> us;
-  us.reserve(1 << 16);
-  std::int64_t denied = 0;
-  std::size_t turn = static_cast<std::size_t>(state.thread_index());
-  for (auto _ : state) {
-    cidrot::LeaseRequest req;
-    req.lease_id = cidrot::make_lease_id();
-    req.campaign = "bench";
-    req.agent = "bench";
-    req.destination = "2125550199";
-    req.ladder = &ladder_for(turn++);
-    req.windows = windows_at(std::chrono::system_clock::now());
-    req.ttl = std::chrono::milliseconds(release ? 600000 : 50);
-    const auto t0 = std::chrono::steady_clock::now();
-    const cidrot::LeaseResult r = store.lease(req);
-    us.push_back(
-        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
-    if (!r) {
-      ++denied;
-    } else if (release) {
-      cidrot::ReleaseRequest rel;
-      rel.lease_id = r.lease->id;
-      rel.now = req.windows.now;
-      store.release(rel);
-    }
-  }
-  state.SetItemsProcessed(state.iterations());
-  state.counters["denied"] = benchmark::Counter(static_cast<double>(denied));
-  std::lock_guard<std::mutex> lock(g_mu);
-  auto& all = g_lease_us[key];
-  all.insert(all.end(), us.begin(), us.end());
+  cidrot::bench::timed_leases(
+      state, store, release,
+      [release](std::size_t turn) {
+        cidrot::LeaseRequest req;
+        req.lease_id = cidrot::make_lease_id();
+        req.campaign = "bench";
+        req.agent = "bench";
+        req.destination = "2125550199";
+        req.ladder = &ladder_for(turn);
+        req.windows = windows_at(std::chrono::system_clock::now());
+        req.ttl = std::chrono::milliseconds(release ? 600000 : 50);
+        return req;
+      },
+      &us);
+  g_lease_us.add(key, us);
 }
 
 void ping_loop(benchmark::State& state) {
@@ -176,17 +160,6 @@ void upsert_loop(benchmark::State& state) {
     store->upsert_numbers(numbers);
   }
   state.SetItemsProcessed(state.iterations() * 20000);
-}
-
-void print_latencies() {
-  std::printf("\nlease call latency over all threads of each run (us):\n");
-  std::printf("%-28s %10s %10s %10s\n", "benchmark", "calls", "p50", "p99");
-  for (auto& [name, v] : g_lease_us) {
-    if (v.empty()) continue;
-    std::sort(v.begin(), v.end());
-    const auto at = [&v](double q) { return v[static_cast<std::size_t>(q * (v.size() - 1))]; };
-    std::printf("%-28s %10zu %10.1f %10.1f\n", name.c_str(), v.size(), at(0.50), at(0.99));
-  }
 }
 
 }  // namespace
@@ -223,6 +196,6 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  print_latencies();
+  g_lease_us.print(28);
   return 0;
 }

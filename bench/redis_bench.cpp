@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "cidrot/cidrot.h"
+#include "lease_timing.h"
 #include "redis/redis_client.h"
 
 namespace {
@@ -39,8 +40,7 @@ namespace {
 constexpr int kNumbers = 5000;
 constexpr std::uint16_t kNpas[] = {212, 646, 917, 718, 347, 305, 786, 312, 773, 415};
 
-std::mutex g_mu;
-std::map<std::string, std::vector<double>> g_latency_us;  // per benchmark run name
+cidrot::bench::LeaseLatencies g_latency_us;  // per benchmark run name
 
 std::string redis_url() {
   const char* env = std::getenv("CIDROT_BENCH_REDIS_URL");
@@ -138,48 +138,30 @@ void run(benchmark::State& state, const std::string& name, const std::string& ki
   if (state.thread_index() == 0) {
     store.expire(std::chrono::system_clock::now() + std::chrono::hours(1));
     if (kind == "redis") cpu0 = redis_cpu_seconds();
-    std::lock_guard<std::mutex> lock(g_mu);
-    g_latency_us[key].clear();
+    g_latency_us.clear(key);
   }
   std::vector<double> lat;
-  lat.reserve(1 << 16);
-  std::int64_t denied = 0;
-  std::size_t i = static_cast<std::size_t>(state.thread_index());
-  for (auto _ : state) {
-    cidrot::LeaseRequest req;
-    req.lease_id = cidrot::make_lease_id();
-    req.campaign = "bench";
-    req.agent = "a";
-    req.destination = "2125550199";
-    req.ladder = &ladders()[i++ % 10];
-    req.windows = windows_now();
-    req.ttl = std::chrono::milliseconds(release ? 600000 : 50);
-    const auto t0 = std::chrono::steady_clock::now();
-    cidrot::LeaseResult r = store.lease(req);
-    lat.push_back(
-        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
-    if (!r) {
-      ++denied;
-      continue;
-    }
-    if (release) {
-      cidrot::ReleaseRequest rel;
-      rel.lease_id = r.lease->id;
-      rel.now = req.windows.now;
-      store.release(rel);
-    }
-  }
-  state.SetItemsProcessed(state.iterations());
-  state.counters["denied"] = benchmark::Counter(static_cast<double>(denied));
+  cidrot::bench::timed_leases(
+      state, store, release,
+      [release](std::size_t turn) {
+        cidrot::LeaseRequest req;
+        req.lease_id = cidrot::make_lease_id();
+        req.campaign = "bench";
+        req.agent = "a";
+        req.destination = "2125550199";
+        req.ladder = &ladders()[turn % 10];
+        req.windows = windows_now();
+        req.ttl = std::chrono::milliseconds(release ? 600000 : 50);
+        return req;
+      },
+      &lat);
   if (state.thread_index() == 0 && kind == "redis") {
     // Every thread has left the loop (the library waits for all of them at its end).
     const double per = (redis_cpu_seconds() - cpu0) * 1e6 /
                        static_cast<double>(state.iterations() * state.threads());
     state.counters["redis_cpu_us"] = benchmark::Counter(per);
   }
-  std::lock_guard<std::mutex> lock(g_mu);
-  auto& all = g_latency_us[key];
-  all.insert(all.end(), lat.begin(), lat.end());
+  g_latency_us.add(key, lat);
 }
 
 void run_baseline(benchmark::State& state, bool script) {
@@ -202,17 +184,6 @@ void run_baseline(benchmark::State& state, bool script) {
     state.counters["redis_cpu_us"] =
         benchmark::Counter((redis_cpu_seconds() - cpu0) * 1e6 /
                            static_cast<double>(state.iterations() * state.threads()));
-  }
-}
-
-void print_latencies() {
-  std::printf("\nlease call latency over all threads of each run (us):\n");
-  std::printf("%-40s %10s %10s %10s\n", "benchmark", "calls", "p50", "p99");
-  for (auto& [name, v] : g_latency_us) {
-    if (v.empty()) continue;
-    std::sort(v.begin(), v.end());
-    auto pct = [&](double p) { return v[static_cast<std::size_t>(p * (v.size() - 1))]; };
-    std::printf("%-40s %10zu %10.1f %10.1f\n", name.c_str(), v.size(), pct(0.50), pct(0.99));
   }
 }
 
@@ -248,6 +219,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   benchmark::Shutdown();
-  print_latencies();
+  g_latency_us.print(40);
   return 0;
 }
