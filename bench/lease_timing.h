@@ -52,6 +52,21 @@ class LeaseLatencies {
   std::map<std::string, std::vector<double>> us_;
 };
 
+// The lease both benchmarks time: campaign "bench", destination 212-555-0199, a fresh id; held
+// 10 minutes when the loop releases it, 50 ms otherwise (the pool refills by expiry).
+inline LeaseRequest bench_request(const Ladder& ladder, const Windows& windows, bool release,
+                                  const char* agent) {
+  LeaseRequest req;
+  req.lease_id = make_lease_id();
+  req.campaign = "bench";
+  req.agent = agent;
+  req.destination = "2125550199";
+  req.ladder = &ladder;
+  req.windows = windows;
+  req.ttl = std::chrono::milliseconds(release ? 600000 : 50);
+  return req;
+}
+
 // Runs the benchmark loop of `state`: per iteration one Store::lease() of make_request(turn)
 // (turn = this thread's running count from its index), timed into *us; with `release`, each
 // granted lease is then released (not timed). Sets items processed and the "denied" counter.

@@ -119,15 +119,8 @@ void lease_loop(benchmark::State& state, bool release) {
   cidrot::bench::timed_leases(
       state, store, release,
       [release](std::size_t turn) {
-        cidrot::LeaseRequest req;
-        req.lease_id = cidrot::make_lease_id();
-        req.campaign = "bench";
-        req.agent = "bench";
-        req.destination = "2125550199";
-        req.ladder = &ladder_for(turn);
-        req.windows = windows_at(std::chrono::system_clock::now());
-        req.ttl = std::chrono::milliseconds(release ? 600000 : 50);
-        return req;
+        return cidrot::bench::bench_request(
+            ladder_for(turn), windows_at(std::chrono::system_clock::now()), release, "bench");
       },
       &us);
   g_lease_us.add(key, us);

@@ -144,15 +144,7 @@ void run(benchmark::State& state, const std::string& name, const std::string& ki
   cidrot::bench::timed_leases(
       state, store, release,
       [release](std::size_t turn) {
-        cidrot::LeaseRequest req;
-        req.lease_id = cidrot::make_lease_id();
-        req.campaign = "bench";
-        req.agent = "a";
-        req.destination = "2125550199";
-        req.ladder = &ladders()[turn % 10];
-        req.windows = windows_now();
-        req.ttl = std::chrono::milliseconds(release ? 600000 : 50);
-        return req;
+        return cidrot::bench::bench_request(ladders()[turn % 10], windows_now(), release, "a");
       },
       &lat);
   if (state.thread_index() == 0 && kind == "redis") {
