@@ -49,7 +49,7 @@ int cmd_next(Session& s, const std::vector<std::string>& args) {
     return kExitNoCallerId;
   }
   if (vm.count("json")) {
-    print_json(s.io.out, lease_json(*r.lease));
+    s.io.out << app::next_cid_json(*r.lease) << '\n';
   } else {
     s.io.out << r.lease->number.caller_id << '\n';
   }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <ctime>
 #include <string>
+#include <string_view>
 
 namespace cidrot::app {
 
@@ -119,6 +120,75 @@ boost::json::object stats_json(const StoreStats& s) {
   }
   o["area_codes"] = std::move(areas);
   return o;
+}
+
+void json_quote_into(std::string& out, std::string_view s) {
+  out.reserve(out.size() + s.size() + 2);
+  out.push_back('"');
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          static const char* hex = "0123456789abcdef";
+          out += "\\u00";
+          out.push_back(hex[c >> 4]);
+          out.push_back(hex[c & 15]);
+        } else {
+          out.push_back(ch);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+std::string next_cid_json(const Lease& lease) {
+  const Number& n = lease.number;
+  std::string out;
+  out.reserve(256 + n.meta_json.size() + n.carrier.size());
+  out += "{\"caller_id\":\"";
+  out += n.caller_id;  // 10 digits, validated by the library
+  out += "\",\"carrier\":";
+  json_quote_into(out, n.carrier);
+  out += ",\"area_code\":\"";
+  out += n.area_code;
+  out += "\",\"meta\":";
+  // The Rotator stores meta as serialised JSON of an object; anything else (a store written by
+  // other means) is not trusted into the output.
+  if (n.meta_json.size() >= 2 && n.meta_json.front() == '{' && n.meta_json.back() == '}') {
+    out += n.meta_json;
+  } else {
+    out += "{}";
+  }
+  out += ",\"reservation_id\":\"";
+  out += lease.id;
+  out += "\",\"expires_at\":\"";
+  out += iso8601(lease.expires_at);
+  out += "\",\"match\":\"";
+  out += tier_name(lease.tier);
+  out += "\",\"campaign\":";
+  json_quote_into(out, lease.campaign);
+  out += ",\"agent\":";
+  json_quote_into(out, lease.agent);
+  out += ",\"destination\":\"";
+  out += lease.destination;
+  out += "\"}";
+  return out;
 }
 
 }  // namespace cidrot::app

@@ -146,7 +146,7 @@ void Api::next_cid_answer(Context& c, const NextCid& n, const LeaseResult& resul
     if (n.text) {
       c.text(http::status::ok, result.lease->number.caller_id);
     } else {
-      c.json(http::status::ok, lease_json(*result.lease));
+      c.json(http::status::ok, next_cid_json(*result.lease));
     }
     return;
   }

@@ -48,15 +48,12 @@ Error rename_field(const Error& error, std::string_view from, std::string_view t
 
 // `s` as a JSON string literal, quotes included.
 std::string json_quote(std::string_view s);
-// The same, appended to `out`.
-void json_quote_into(std::string& out, std::string_view s);
 
-// The /next-cid body: {caller_id, carrier, area_code, meta, reservation_id, expires_at, match,
-// campaign, agent, destination}. Written by hand: it is the hot path.
-std::string lease_json(const Lease& lease);
-
-// iso8601, number_json, stats_json: shared with the CLI (apps/common).
+// iso8601, json_quote_into, next_cid_json, number_json, stats_json: shared with the CLI
+// (apps/common).
 using app::iso8601;
+using app::json_quote_into;
+using app::next_cid_json;
 using app::number_json;
 using app::stats_json;
 

@@ -8,6 +8,7 @@
 
 #include <boost/json/object.hpp>
 #include <string>
+#include <string_view>
 
 #include "cidrot/clock.h"
 #include "cidrot/types.h"
@@ -28,6 +29,14 @@ boost::json::object number_json(const Number& number);
 boost::json::object number_json(const NumberState& state);
 // StoreStats: totals, leases_by_campaign {name: n}, area_codes [{area_code, numbers, available}].
 boost::json::object stats_json(const StoreStats& stats);
+// `s` as a JSON string literal, quotes included, appended to `out`.
+void json_quote_into(std::string& out, std::string_view s);
+
+// The body of GET /next-cid (and of `cidrot next --json`): {caller_id, carrier, area_code, meta,
+// reservation_id, expires_at, match, campaign, agent, destination}; meta as stored when it is a
+// JSON object, else {}. Written by hand: it is the server's hot path.
+std::string next_cid_json(const Lease& lease);
+
 // A lease as listed by GET /api/reservations: {reservation_id, caller_id, campaign, agent,
 // destination, leased_at, expires_at, match}.
 boost::json::object reservation_json(const Lease& lease);
