@@ -7,10 +7,12 @@
 // (campaign) range is the least recently used available number there, or, when none is
 // available, tells the lowest state of the range (for the denial reason). This is what schema 2
 // kept in its pick table; in memory a probe is a tree lookup instead of a SQL statement and a
-// lease re-files two tree nodes instead of rewriting b-tree pages. The per-NPA order is kept as
-// one small tree per (campaign, npa), found by hashing: a ladder step over many NPAs (a time
-// zone's) probes each of them, and a hash lookup plus the tree's first node is far cheaper than
-// a descent of one tree holding the whole pool.
+// lease re-files two tree nodes instead of rewriting b-tree pages. Each order is kept as one
+// tree per (campaign, npa) and one per campaign, found by hashing: a ladder step over many NPAs
+// (a time zone's) probes each of them, and a hash lookup plus the tree's first node is far
+// cheaper than a descent of one tree holding the whole pool. Each record keeps its nodes'
+// positions, so re-filing it after a lease neither searches for the old nodes nor, mostly, for
+// the new places (the end of its trees).
 //
 // Not thread-safe: used by the SQLite writer's batch leader only.
 #ifndef CIDROT_STORAGE_SQLITE_PICK_INDEX_H_
@@ -50,12 +52,12 @@ class PickIndex {
     Record& r = it->second;
     if (!fresh) unfile(r);
     static_cast<Entry&>(r) = e;
-    r.campaigns.clear();
-    for (const std::string& c : campaigns) r.campaigns.push_back(intern(c));
-    for (std::uint32_t c : r.campaigns) {
-      by_npa_[npa_key(c, r.npa)].insert(&r);
-      by_any_.insert(Key{c, &r});
+    r.slots.clear();
+    for (const std::string& c : campaigns) {
+      const std::uint32_t key = intern(c);
+      r.slots.push_back(Slot{&by_npa_[npa_key(key, r.npa)], &by_any_[key], {}, {}});
     }
+    refile(r);
   }
 
   // Moves number `id` (already filed) to a new state and last_used, under the same campaigns.
@@ -68,10 +70,7 @@ class PickIndex {
     unfile(r);
     r.state = state;
     r.last_used = last_used;
-    for (std::uint32_t c : r.campaigns) {
-      by_npa_[npa_key(c, r.npa)].insert(&r);
-      by_any_.insert(Key{c, &r});
-    }
+    refile(r);
     return true;
   }
 
@@ -89,25 +88,25 @@ class PickIndex {
   }
 
   void clear() {
+    records_.clear();
     by_npa_.clear();
     by_any_.clear();
-    records_.clear();
   }
 
   // The first entry filed under `campaign` and `npa` (npa < 0: any NPA), if any.
   bool probe(const std::string& campaign, std::int32_t npa, Hit* hit) const {
     auto c = campaigns_.find(campaign);
     if (c == campaigns_.end()) return false;
-    const Record* r = nullptr;
+    const Tree* tree = nullptr;
     if (npa >= 0) {
       auto bucket = by_npa_.find(npa_key(c->second, npa));
-      if (bucket == by_npa_.end() || bucket->second.empty()) return false;
-      r = *bucket->second.begin();
+      if (bucket != by_npa_.end()) tree = &bucket->second;
     } else {
-      auto it = by_any_.lower_bound(AnyProbe{c->second});
-      if (it == by_any_.end() || it->campaign != c->second) return false;
-      r = it->rec;
+      auto any = by_any_.find(c->second);
+      if (any != by_any_.end()) tree = &any->second;
     }
+    if (tree == nullptr || tree->empty()) return false;
+    const Record* r = *tree->begin();
     hit->state = r->state;
     hit->last_used = r->last_used;
     hit->caller_id = &r->caller_id;
@@ -116,16 +115,7 @@ class PickIndex {
   }
 
  private:
-  struct Record : Entry {
-    std::vector<std::uint32_t> campaigns;
-  };
-  struct Key {
-    std::uint32_t campaign;
-    const Record* rec;
-  };
-  struct AnyProbe {
-    std::uint32_t campaign;
-  };
+  struct Record;
 
   // Ties on (state, last_used) are broken by caller_id as the contract says; the id makes the
   // order total even if two records ever carried one caller_id while being re-filed.
@@ -135,27 +125,38 @@ class PickIndex {
     if (int c = a.caller_id.compare(b.caller_id); c != 0) return c;
     return a.id < b.id ? -1 : (a.id > b.id ? 1 : 0);
   }
-  // The order inside one (campaign, npa) bucket.
   struct TailOrder {
     bool operator()(const Record* a, const Record* b) const { return tail_compare(*a, *b) < 0; }
   };
-  struct AnyOrder {
-    using is_transparent = void;
-    bool operator()(const Key& a, const Key& b) const {
-      if (a.campaign != b.campaign) return a.campaign < b.campaign;
-      return tail_compare(*a.rec, *b.rec) < 0;
-    }
-    bool operator()(const Key& a, const AnyProbe& p) const { return a.campaign < p.campaign; }
-    bool operator()(const AnyProbe& p, const Key& a) const { return p.campaign < a.campaign; }
+  // One order of the numbers of a (campaign, npa) pair or of a campaign.
+  using Tree = std::set<const Record*, TailOrder>;
+
+  // Where a record is filed under one campaign key: its two trees and its node in each, so that
+  // unfiling is two erases by position, without a search.
+  struct Slot {
+    Tree* npa_tree;
+    Tree* any_tree;
+    Tree::iterator in_npa;
+    Tree::iterator in_any;
+  };
+  struct Record : Entry {
+    std::vector<Slot> slots;
   };
 
-  void unfile(const Record& r) {
-    for (std::uint32_t c : r.campaigns) {
-      // An emptied bucket stays (there are few (campaign, npa) pairs): a number that is
-      // re-filed at once then finds it instead of allocating it again.
-      auto bucket = by_npa_.find(npa_key(c, r.npa));
-      if (bucket != by_npa_.end()) bucket->second.erase(&r);
-      by_any_.erase(Key{c, &r});
+  void unfile(Record& r) {
+    for (Slot& s : r.slots) {
+      s.npa_tree->erase(s.in_npa);
+      s.any_tree->erase(s.in_any);
+    }
+  }
+
+  // Files `r` (unfiled) under its slots. A number that was just used sorts after every other
+  // number of its state, mostly at the end of its trees: the end is tried first, which makes the
+  // insertion constant-time then (a wrong hint costs one comparison).
+  void refile(Record& r) {
+    for (Slot& s : r.slots) {
+      s.in_npa = s.npa_tree->insert(s.npa_tree->end(), &r);
+      s.in_any = s.any_tree->insert(s.any_tree->end(), &r);
     }
   }
 
@@ -168,11 +169,12 @@ class PickIndex {
         .first->second;
   }
 
-  // Node-based: Records never move, so the trees can point at them.
+  // Node-based: Records never move, so the trees can point at them, and the trees never move
+  // (an emptied one stays: there are few (campaign, npa) pairs), so the slots can point at them.
   std::unordered_map<std::int64_t, Record> records_;
   std::unordered_map<std::string, std::uint32_t> campaigns_;
-  std::unordered_map<std::uint64_t, std::set<const Record*, TailOrder>> by_npa_;
-  std::set<Key, AnyOrder> by_any_;
+  std::unordered_map<std::uint64_t, Tree> by_npa_;  // by (campaign, npa)
+  std::unordered_map<std::uint32_t, Tree> by_any_;  // by campaign
 };
 
 }  // namespace cidrot::storage::sqlite
