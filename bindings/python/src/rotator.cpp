@@ -238,6 +238,8 @@ py::list next_batch(const RotatorPtr& rot, const py::iterable& calls, const py::
         answer = python_error(e, i);
       } catch (const std::exception& e) {
         answer = python_error(Error(ErrorCode::kInternal, e.what()), i);
+      } catch (...) {
+        answer = python_error(Error(ErrorCode::kInternal, "unknown error"), i);
       }
     } else if (results[i]) {
       answer = py::cast(PyLease{std::move(*results[i].lease), rot, false});
