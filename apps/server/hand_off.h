@@ -33,9 +33,7 @@
 #include <utility>
 #include <vector>
 
-#ifdef __linux__
-#include <pthread.h>
-#endif
+#include "thread_name.h"
 
 namespace cidrot::server {
 
@@ -74,9 +72,7 @@ class HandOff {
     threads_.reserve(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) {
       threads_.emplace_back([this, lane = lane_ && i == 0] {
-#ifdef __linux__
-        pthread_setname_np(pthread_self(), "cidrot-store");  // seen in top -H, perf, gdb
-#endif
+        name_this_thread("cidrot-store");
         if (lane) {
           work_batches();
         } else {
@@ -144,9 +140,9 @@ class HandOff {
   }
 
   // Called with mu_ held: the queued jobs an idle (general) worker may take now. With a batch
-  // lane, batchable jobs are the lane's. Without one (a single worker), while a batch runs the
-  // batchable jobs wait for it: its worker takes them all when it is done.
-  std::size_t takeable() const { return lane_ || batch_running_ ? unbatched_ : queue_.size(); }
+  // lane, batchable jobs are the lane's. Without one there is a single worker, or nothing is
+  // batchable: batches run one at a time either way.
+  std::size_t takeable() const { return lane_ ? unbatched_ : queue_.size(); }
 
   // Called with mu_ held: moves every queued batchable job, wherever it is (they come from
   // different connections, so their order does not matter), up to max_batch, into `batch`.
@@ -183,14 +179,12 @@ class HandOff {
     for (;;) {
       if (batched_.load(std::memory_order_relaxed) > 0) {
         take_batch(&batch);
-        batch_running_ = true;
         lock.unlock();
         const auto started = Clock::now();
         run_batch_(batch);
         batch.clear();  // drops what the jobs hold before the worker sleeps
         const auto took = Clock::now() - started;
         lock.lock();
-        batch_running_ = false;
         count_job(took);
         continue;
       }
@@ -237,10 +231,9 @@ class HandOff {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
       if (takeable() > 0) {
-        // The oldest job this worker may take: with a lane, or while a batch runs, the oldest
-        // unbatched one.
+        // The oldest job this worker may take: with a lane, the oldest unbatched one.
         auto next = queue_.begin();
-        if (lane_ || batch_running_) {
+        if (lane_) {
           next =
               std::find_if(queue_.begin(), queue_.end(), [](const Entry& e) { return !e.batched; });
         }
@@ -248,7 +241,6 @@ class HandOff {
         Job job;
         if (as_batch) {
           take_batch(&batch);
-          batch_running_ = true;
         } else {
           job = std::move(next->job);
           queue_.erase(next);
@@ -272,7 +264,6 @@ class HandOff {
         const auto took = Clock::now() - started;
         lock.lock();
         --busy_;
-        if (as_batch) batch_running_ = false;
         count_job(took);
         continue;
       }
@@ -282,13 +273,12 @@ class HandOff {
         // less than the futex wake-up and context switch a sleep would cost the next push().
         // More spinners would only take the cores from the I/O thread and the clients.
         spinning_ = true;
-        const bool unbatched_only = lane_ || batch_running_;
         lock.unlock();
         const auto until = Clock::now() + options_.spin;
         while (Clock::now() < until) {
           // Racy counts; what it finds is checked under the lock.
           std::size_t n = queued_.load(std::memory_order_relaxed);
-          if (unbatched_only) n -= std::min(n, batched_.load(std::memory_order_relaxed));
+          if (lane_) n -= std::min(n, batched_.load(std::memory_order_relaxed));
           if (n > 0) break;
           std::this_thread::yield();
         }
@@ -350,7 +340,6 @@ class HandOff {
   int sleeping_ = 0;
   int tokens_ = 0;
   int busy_ = 0;                         // running a job
-  bool batch_running_ = false;           // a worker runs a batch (one at a time)
   std::size_t unbatched_ = 0;            // queued jobs not taken up in batches
   std::atomic<std::size_t> batched_{0};  // queued jobs taken up in batches
   // With batchable jobs and two workers or more, the first worker runs every batch (and nothing

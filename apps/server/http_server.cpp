@@ -25,12 +25,9 @@
 #include <unordered_map>
 #include <vector>
 
-#ifdef __linux__
-#include <pthread.h>
-#endif
-
 #include "codec.h"
 #include "hand_off.h"
+#include "thread_name.h"
 
 namespace cidrot::server {
 
@@ -692,9 +689,7 @@ void HttpServer::run(bool handle_signals) {
   std::vector<std::thread> threads;
   for (int i = 0; i < std::max(1, s.opt.io_threads); ++i) {
     threads.emplace_back([&s] {
-#ifdef __linux__
-      pthread_setname_np(pthread_self(), "cidrot-io");  // seen in top -H, perf, gdb
-#endif
+      name_this_thread("cidrot-io");
       s.io_loop();
     });
   }

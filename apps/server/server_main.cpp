@@ -12,10 +12,6 @@
 #include <thread>
 #include <utility>
 
-#ifdef __linux__
-#include <pthread.h>
-#endif
-
 #include "api.h"
 #include "cidrot/error.h"
 #include "cidrot/rotator.h"
@@ -26,6 +22,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "router.h"
+#include "thread_name.h"
 
 namespace cidrot::server {
 namespace {
@@ -89,9 +86,7 @@ class ExpirySweep {
 
  private:
   void loop() {
-#ifdef __linux__
-    pthread_setname_np(pthread_self(), "cidrot-expire");
-#endif
+    name_this_thread("cidrot-expire");
     bool failing = false;  // log a store that is down once, not every sweep
     std::unique_lock<std::mutex> lock(mu_);
     while (!cv_.wait_for(lock, every_, [this] { return stopping_; })) {
