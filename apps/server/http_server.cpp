@@ -252,8 +252,10 @@ class Session : public std::enable_shared_from_this<Session> {
     header_seen_ = false;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(srv_.opt.header_limit));
-    // The route's own limit is applied once the headers say which route it is (on_header).
-    parser_->body_limit(srv_.router.max_body_limit());
+    // The route's own limit is applied, and a Content-Length over it refused with that limit in
+    // the message, once the headers say which route it is (on_header). No body byte is parsed
+    // before then: the parser stops after the header (it is not eager).
+    parser_->body_limit(boost::none);
     if (buffer_.size() > 0) {
       // A pipelined request is already here. Posted, not called, so that a client pipelining
       // thousands of requests cannot make the stack grow with them.
@@ -337,7 +339,10 @@ class Session : public std::enable_shared_from_this<Session> {
                              std::to_string(srv_.opt.header_limit) + " bytes");
     }
     if (ec == http::error::body_limit) {
-      return reply_error(http::status::payload_too_large, "body_too_large", "body: too large");
+      // A chunked body that outgrew the limit on_header() set.
+      return reply_error(http::status::payload_too_large, "body_too_large",
+                         "body: larger than " +
+                             std::to_string(srv_.router.body_limit_for(parser_->get())) + " bytes");
     }
     if (is_http_syntax_error(ec)) {
       return reply_error(http::status::bad_request, "bad_request",

@@ -184,12 +184,6 @@ std::size_t Router::body_limit_for(const Request& headers) const {
   return r.body_limit;
 }
 
-std::size_t Router::max_body_limit() const {
-  std::size_t limit = kDefaultBodyLimit;
-  for (const auto& r : routes_) limit = std::max(limit, r.body_limit);
-  return limit;
-}
-
 void Router::prepare(Exchange& ex) const {
   Context& ctx = ex.ctx;
   ctx.res.version(ex.req.version());

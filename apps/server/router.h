@@ -132,9 +132,6 @@ class Router {
   // default when no route matches or an admin route lacks the token (so only admins can send the
   // large bodies some admin routes accept).
   std::size_t body_limit_for(const Request& headers) const;
-  // The largest body_limit of any route: the parser's limit until the headers are known
-  // (Beast checks Content-Length against it as soon as the headers end).
-  std::size_t max_body_limit() const;
 
   // Cheap and non-blocking: parses the target, matches a route, checks access. On a problem it
   // fills ex.ctx.res and sets ex.done (400 bad target, 404, 405 with Allow, 401/403).
