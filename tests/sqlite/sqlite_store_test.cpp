@@ -605,8 +605,10 @@ TEST_CASE("a bulk import into an empty store rebuilds its indexes as the schema 
 TEST_CASE("the WAL stays bounded and restarts under continuous leases from several threads",
           "[store]") {
   // The writer checkpoints itself at 10000 WAL pages (the background checkpointer alone never
-  // catches up under continuous writes, so without that the WAL would grow without bound).
-  constexpr std::int64_t kMaxFrames = 10000 + 1000;  // plus the commit that crossed it
+  // catches up under continuous writes, so without that the WAL would grow without bound). Its
+  // checkpoint fails while a background one is still running, which on a loaded machine can
+  // take a few thousand more pages; twice the threshold still tells bounded from unbounded.
+  constexpr std::int64_t kMaxFrames = 2 * 10000;
   Db db;
   std::vector<Number> numbers;
   for (int i = 0; i < 5000; ++i) numbers.push_back(make_number(std::to_string(2120000000 + i)));
