@@ -220,6 +220,14 @@ int server_main(int argc, char** argv) {
   }
   Logger log(cfg.log_level);
   for (const auto& w : cfg.warnings) log.log(LogLevel::kWarning, w);
+  if (cfg.store.rfind("memory://", 0) == 0) {
+    // Also the default of a build without SQLite: say so once, loudly, rather than let a
+    // restart lose every number without a word.
+    log.log(LogLevel::kWarning,
+            "the store is memory://: numbers, counters and leases live in this process only and "
+            "are lost when it stops; set CIDROT_STORE to a sqlite://, redis:// or postgresql:// "
+            "URL to keep them");
+  }
 
   std::unique_ptr<Rotator> rotator;
   try {

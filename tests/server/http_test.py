@@ -614,6 +614,17 @@ class ProtocolTest(unittest.TestCase):
         self.assertIn('"GET /api/stats?x=1" 200', logs)
         self.assertNotIn(TOKEN, logs)
 
+    def test_a_memory_store_is_announced_as_lost_on_stop(self):
+        s = Server(env={"CIDROT_STORE": "memory://"})
+        try:
+            self.assertEqual(s.store, "memory://")
+            self.assertRegex(s.logs(), r"WARNING the store is memory://: .* lost when it stops")
+        finally:
+            self.assertEqual(s.stop(), 0)
+        # The default store warns only where it is memory:// (a build without SQLite).
+        self.assertEqual("the store is memory://" in MAIN.logs(),
+                         MAIN.store.startswith("memory://"))
+
 
 class LimitsAndShutdownTest(unittest.TestCase):
     """Timeouts bound slow clients; SIGTERM finishes in-flight work and exits 0."""
