@@ -652,20 +652,27 @@ TEST_CASE("a batch of calls leases as the same calls one by one would", "[confor
   CHECK(f.rot->stats().active_leases == 0);
 }
 
+namespace {
+
+// A Store::lease_batch() request of campaign "c" at the fixture's time.
+LeaseRequest batch_request(const Fixture& f, const std::string& id, const Ladder* ladder) {
+  LeaseRequest r;
+  r.lease_id = id;
+  r.campaign = "c";
+  r.destination = "2125550199";
+  r.ladder = ladder;
+  r.windows = Windows{f.clock->now(), 0, 0};
+  r.ttl = std::chrono::minutes(5);
+  return r;
+}
+
+}  // namespace
+
 TEST_CASE("a store batch keeps a failing request's error to itself", "[conformance][batch]") {
   Fixture f;
   f.add({num("2125550101"), num("2125550102"), num("2125550103")});
   const Ladder any = {LadderStep{Tier::kAny, {}}};
-  auto request = [&](const std::string& id) {
-    LeaseRequest r;
-    r.lease_id = id;
-    r.campaign = "c";
-    r.destination = "2125550199";
-    r.ladder = &any;
-    r.windows = Windows{f.clock->now(), 0, 0};
-    r.ttl = std::chrono::minutes(5);
-    return r;
-  };
+  auto request = [&](const std::string& id) { return batch_request(f, id, &any); };
   REQUIRE(f.store->lease(request(std::string(32, 'a'))));  // holds one number
   // The middle request reuses the live lease's id: kConflict for it alone.
   std::vector<LeaseRequest> reqs = {request(make_lease_id()), request(std::string(32, 'a')),
@@ -684,4 +691,33 @@ TEST_CASE("a store batch keeps a failing request's error to itself", "[conforman
   // An empty batch is a no-op.
   f.store->lease_batch(nullptr, 0);
   CHECK(f.rot->stats().active_leases == 3);
+}
+
+TEST_CASE("a store batch answers an invalid request alone and leases the others",
+          "[conformance][batch]") {
+  Fixture f;
+  f.add({num("2125550101"), num("2125550102")});
+  const Ladder any = {LadderStep{Tier::kAny, {}}};
+  auto request = [&](const std::string& id, const Ladder* ladder) {
+    return batch_request(f, id, ladder);
+  };
+  std::vector<LeaseRequest> reqs = {request(make_lease_id(), &any), request("not-an-id", &any),
+                                    request(make_lease_id(), nullptr),
+                                    request(make_lease_id(), &any)};
+  std::vector<LeaseResult> results(reqs.size());
+  std::vector<LeaseBatchItem> items;
+  for (std::size_t i = 0; i < reqs.size(); ++i) items.push_back({&reqs[i], &results[i], {}});
+  f.store->lease_batch(items.data(), items.size());
+  const Error bad_id = testing::error_of(items[1].error);
+  CHECK(bad_id.code() == ErrorCode::kInvalidArgument);
+  CHECK(bad_id.field() == "lease_id");
+  const Error no_ladder = testing::error_of(items[2].error);
+  CHECK(no_ladder.code() == ErrorCode::kInvalidArgument);
+  CHECK(no_ladder.field() == "ladder");
+  REQUIRE_FALSE(items[0].error);
+  REQUIRE_FALSE(items[3].error);
+  REQUIRE(results[0]);
+  REQUIRE(results[3]);
+  CHECK(results[0].lease->number.caller_id != results[3].lease->number.caller_id);
+  CHECK(f.rot->stats().active_leases == 2);
 }
