@@ -1418,8 +1418,14 @@ class SqliteStore final : public Store {
     // each request then runs alone and the error stays with the one that caused it; any other
     // failure (the file locked past busy_timeout_ms, I/O) is every request's.
     bool together = count > 1;
-    for (std::size_t i = 0; i < count && together; ++i) {
-      together = is_lease_id(items[i].request->lease_id) && items[i].request->ladder != nullptr;
+    try {
+      // An invalid request would undo the job: it runs alone from the start (and gets the same
+      // Error from lease()).
+      for (std::size_t i = 0; i < count; ++i) {
+        detail::check_lease_request(*items[i].request);
+      }
+    } catch (const Error&) {
+      together = false;
     }
     if (together) {
       std::exception_ptr failure;
