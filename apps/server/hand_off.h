@@ -144,6 +144,16 @@ class HandOff {
   // batchable: batches run one at a time either way.
   std::size_t takeable() const { return lane_ ? unbatched_ : queue_.size(); }
 
+  // Called with mu_ held and takeable() > 0: the position in queue_ of the oldest job an idle
+  // (general) worker may take; with a lane, the oldest unbatched one. Its age, not that of a
+  // batchable job the lane will take, decides whether to wake or add a general worker.
+  std::size_t oldest_takeable() const {
+    if (!lane_) return 0;
+    const auto it =
+        std::find_if(queue_.begin(), queue_.end(), [](const Entry& e) { return !e.batched; });
+    return static_cast<std::size_t>(it - queue_.begin());
+  }
+
   // Called with mu_ held: moves every queued batchable job, wherever it is (they come from
   // different connections, so their order does not matter), up to max_batch, into `batch`.
   void take_batch(std::vector<Job>* batch) {
@@ -214,7 +224,7 @@ class HandOff {
     // every caller waiting together): each queued job that no awake worker is free to take gets
     // a worker of its own, at once.
     if (jobs_are_slow() && n > static_cast<std::size_t>(running_ - busy_)) return true;
-    return now - queue_.front().queued_at > options_.scale_after;
+    return now - queue_[oldest_takeable()].queued_at > options_.scale_after;
   }
 
   // Called with mu_ held: one sleeper becomes running (before it actually wakes, so that the
@@ -231,12 +241,7 @@ class HandOff {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
       if (takeable() > 0) {
-        // The oldest job this worker may take: with a lane, the oldest unbatched one.
-        auto next = queue_.begin();
-        if (lane_) {
-          next =
-              std::find_if(queue_.begin(), queue_.end(), [](const Entry& e) { return !e.batched; });
-        }
+        const auto next = queue_.begin() + static_cast<std::ptrdiff_t>(oldest_takeable());
         const bool as_batch = next->batched;
         Job job;
         if (as_batch) {
@@ -317,7 +322,7 @@ class HandOff {
       cv_.wait_for(lock, active ? options_.standby_poll : options_.standby_poll * 50);
       standby_ = false;
       if (tokens_ == 0 && takeable() > 0 &&
-          Clock::now() - queue_.front().queued_at > options_.scale_after) {
+          Clock::now() - queue_[oldest_takeable()].queued_at > options_.scale_after) {
         --sleeping_;
         ++running_;
         ++wakes_;

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -190,4 +191,57 @@ TEST_CASE("HandOff runs every batch on one thread, whichever workers were awake"
   CHECK(done.load() == pushed);
   CHECK(batch_threads.size() == 1);
   CHECK(other_threads.count(*batch_threads.begin()) == 0);
+}
+
+TEST_CASE("HandOff scales up for a job by that job's own wait, not a batch queued for the lane",
+          "[hand_off]") {
+  std::atomic<bool> release{false};
+  std::atomic<bool> blocked_single{false}, in_batch{false};
+  std::atomic<std::int64_t> fast_ran_at{0};
+  HandOffOptions o{3};  // the lane and two general workers
+  o.spin = std::chrono::microseconds(0);
+  o.scale_after = 200ms;
+  o.standby_poll = 10ms;
+  auto now_us = [] {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+  HandOff<int> pool(
+      o,
+      [&](int& i) {
+        if (i == -1) {
+          blocked_single = true;
+          while (!release.load()) std::this_thread::sleep_for(1ms);
+        } else {
+          fast_ran_at = now_us();
+        }
+      },
+      [](const int& i) { return i >= 0; },
+      [&](std::vector<int>&) {
+        in_batch = true;
+        while (!release.load()) std::this_thread::sleep_for(1ms);
+      });
+  pool.push(1);  // the lane takes it and blocks
+  while (!in_batch.load()) std::this_thread::sleep_for(1ms);
+  pool.push(2);   // batchable: waits for the lane
+  pool.push(-1);  // one general worker takes it and blocks
+  while (!blocked_single.load()) std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(300ms);  // job 2 has now waited past scale_after
+  const std::int64_t pushed = now_us();
+  pool.push(-2);
+  std::this_thread::sleep_for(100ms);
+  // Job -2 has waited 100 ms, under scale_after: the sleeping worker is not woken for it yet,
+  // however long job 2 (the lane's) has waited.
+  CHECK(fast_ran_at.load() == 0);
+  // Past scale_after, the standby worker takes it up, although the other general worker is
+  // still blocked.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (fast_ran_at.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  CHECK(fast_ran_at.load() - pushed >= 200000);
+  CHECK(fast_ran_at.load() - pushed < 5000000);
+  release = true;
+  pool.join();
 }
