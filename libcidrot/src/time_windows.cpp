@@ -3,6 +3,7 @@
 
 #include <date/tz.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 
@@ -11,25 +12,35 @@
 namespace cidrot::detail {
 namespace {
 
+// date/tz reads a zone's rules from its file on the zone's first get_info(), not in
+// locate_zone(). Read them here, at construction: a server holding every descriptor it may open
+// (thousands of connections) would otherwise fail its first lease with EMFILE, and every later
+// one too until a descriptor is free, and a zone whose file is unreadable is reported at start
+// rather than on the first call. Throws what get_info throws.
+const date::time_zone* loaded(const date::time_zone* zone) {
+  zone->get_info(date::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+  return zone;
+}
+
 // The host's zone: $TZ if it names an IANA zone, then the /etc/localtime link date/tz resolves;
 // UTC when neither works (containers often have no zone at all).
 const date::time_zone* host_zone(std::string* name) {
   if (const char* tz = std::getenv("TZ"); tz != nullptr && *tz != '\0') {
     std::string z = tz[0] == ':' ? tz + 1 : tz;
     try {
-      const auto* zone = date::locate_zone(z);
+      const auto* zone = loaded(date::locate_zone(z));
       *name = zone->name();
       return zone;
     } catch (const std::exception&) {
     }
   }
   try {
-    const auto* zone = date::current_zone();
+    const auto* zone = loaded(date::current_zone());
     *name = zone->name();
     return zone;
   } catch (const std::exception&) {
   }
-  const auto* zone = date::locate_zone("UTC");
+  const auto* zone = loaded(date::locate_zone("UTC"));
   *name = zone->name();
   return zone;
 }
@@ -45,7 +56,7 @@ WindowCalculator::WindowCalculator(const std::string& zone) {
     throw Error(ErrorCode::kInvalidArgument, "time_zone: longer than 64 bytes", "time_zone");
   }
   try {
-    const auto* z = date::locate_zone(zone);
+    const auto* z = loaded(date::locate_zone(zone));
     zone_ = z;
     zone_name_ = z->name();
   } catch (const std::exception&) {

@@ -1,6 +1,11 @@
 // Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
 // Unit tests of core pieces below the Store contract: calendar windows, lease ids, ladders.
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <ctime>
 #include <set>
 #include <thread>
@@ -64,6 +69,33 @@ TEST_CASE("half-hour zones start hours at :30 UTC", "[unit][windows]") {
   Windows a = w.at(utc(2026, 5, 1, 10, 45));
   CHECK(a.hour_start == secs(utc(2026, 5, 1, 10, 30)));
   CHECK(a.day_start == secs(utc(2026, 4, 30, 18, 30)));
+}
+
+TEST_CASE("a zone's rules are read when it is opened and not on its first window",
+          "[unit][windows]") {
+  // A server holding every descriptor it may open must still compute windows. Kathmandu (UTC+5:45)
+  // is a zone no other test here opens, so its file has not been read by anyone else.
+  detail::WindowCalculator w("Asia/Kathmandu");
+  rlimit old{};
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &old) == 0);
+  rlimit low = old;
+  low.rlim_cur = 64;
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+  std::vector<int> fds;
+  for (int fd; (fd = ::open("/dev/null", O_RDONLY)) >= 0;) fds.push_back(fd);
+  const int open_errno = errno;
+  Windows a{};
+  std::string failure;
+  try {
+    a = w.at(utc(2026, 5, 1, 10, 50));
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  for (int fd : fds) ::close(fd);
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &old) == 0);
+  REQUIRE(open_errno == EMFILE);
+  CHECK(failure == "");
+  CHECK(a.hour_start == secs(utc(2026, 5, 1, 10, 15)));
 }
 
 TEST_CASE("unknown zones are an error naming time_zone", "[unit][windows]") {
