@@ -2,6 +2,8 @@
 
 #include "server_main.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -47,6 +49,8 @@ void print_usage() {
       "                           0 = only inside calls)\n"
       "  --io-spin-us N           with answers due from the workers, the I/O thread polls this\n"
       "                           long before it sleeps (50; 0 = sleep at once)\n"
+      "  --max-connections N      client connections at once (10000; fewer when the descriptor\n"
+      "                           limit, ulimit -n, cannot hold them; more are closed at once)\n"
       "  --print-config           print the resolved configuration and exit\n"
       "  --version                print the version and exit\n"
       "  --help                   this text\n",
@@ -111,6 +115,41 @@ class ExpirySweep {
   bool stopping_ = false;
   std::thread thread_;
 };
+
+// Descriptors the server needs besides its client connections: the store's files or sockets (a
+// few per store worker: SQLite's database and WAL per connection, a Redis or PostgreSQL socket),
+// the log, the event loop's own, a zone file. Generous, since running short fails store calls.
+constexpr std::size_t kReservedDescriptorsBase = 64;
+constexpr std::size_t kReservedDescriptorsPerWorker = 4;
+
+// Fits `opt.max_connections` in the descriptor limit. The soft limit is often 1024 under a hard
+// limit far above it, and a dialer farm can hold thousands of keep-alive connections, so the soft
+// limit is raised as far as the connections need (no further: the hard limit may be a million).
+// Past the limit, accept() fails with EMFILE, and so would the store's next open of a file or
+// socket, which turns leases into 500s; so connections are capped below the limit, leaving the
+// reserve free. Returns a warning when the cap is lower than asked, else "".
+std::string fit_descriptor_limit(ServerOptions* opt) {
+  const std::size_t reserve =
+      kReservedDescriptorsBase +
+      kReservedDescriptorsPerWorker * static_cast<std::size_t>(std::max(1, opt->worker_threads));
+  const rlim_t wanted = static_cast<rlim_t>(opt->max_connections + reserve);
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return "";
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < wanted) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max == RLIM_INFINITY ? wanted : std::min(lim.rlim_max, wanted);
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  if (lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur >= wanted) return "";
+  const std::size_t limit = static_cast<std::size_t>(lim.rlim_cur);
+  const std::size_t asked = opt->max_connections;
+  opt->max_connections = std::max<std::size_t>(1, limit > reserve ? limit - reserve : limit / 2);
+  return "the descriptor limit (ulimit -n) is " + std::to_string(limit) + ", so at most " +
+         std::to_string(opt->max_connections) + " client connections are served at once (" +
+         std::to_string(asked) + " asked; " + std::to_string(reserve) +
+         " descriptors are kept for the store); raise it with ulimit -n or systemd's LimitNOFILE= "
+         "for more";
+}
 
 // A flag's integer value in [min, max], or -1.
 long long int_flag(const std::string& value, long long min, long long max) {
@@ -177,6 +216,15 @@ int server_main(int argc, char** argv) {
         return 2;
       }
       expire_every = std::chrono::milliseconds(ms);
+      continue;
+    }
+    if (name == "--max-connections") {
+      const long long n = int_flag(value, 1, 1000000);
+      if (n < 0) {
+        std::fprintf(stderr, "cidrot-server: --max-connections must be 1..1000000\n");
+        return 2;
+      }
+      opt.max_connections = static_cast<std::size_t>(n);
       continue;
     }
     if (name == "--io-threads") {
@@ -264,6 +312,9 @@ int server_main(int argc, char** argv) {
   opt.port = listen.port;
   opt.io_threads = io_threads;
   opt.worker_threads = cfg.threads > 0 ? cfg.threads : auto_workers();
+  if (const std::string capped = fit_descriptor_limit(&opt); !capped.empty()) {
+    log.log(LogLevel::kWarning, capped);
+  }
   std::unique_ptr<HttpServer> server;
   try {
     server = std::make_unique<HttpServer>(router, metrics, log, opt);

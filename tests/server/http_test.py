@@ -15,6 +15,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -35,7 +36,7 @@ TOKEN = "http-test-token-0123456789abcdef"
 class Server:
     """One cidrot-server process; stop() returns its exit code."""
 
-    def __init__(self, env=None, args=(), token=TOKEN):
+    def __init__(self, env=None, args=(), token=TOKEN, nofile=None):
         self.dir = tempfile.mkdtemp(prefix="cidrot-http-")
         full_env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -51,8 +52,11 @@ class Server:
         self.err_path = os.path.join(self.dir, "err.log")
         self.out = open(self.out_path, "wb")
         self.err = open(self.err_path, "wb")
+        # nofile: (soft, hard) RLIMIT_NOFILE for the server, as `ulimit -Sn/-Hn` would set it.
+        limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, nofile)) if nofile else None
         self.proc = subprocess.Popen([SERVER, *args], cwd=self.dir, env=full_env,
-                                     stdout=self.out, stderr=self.err, stdin=subprocess.DEVNULL)
+                                     stdout=self.out, stderr=self.err, stdin=subprocess.DEVNULL,
+                                     preexec_fn=limit)
         self.port = None
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -663,6 +667,72 @@ class LimitsAndShutdownTest(unittest.TestCase):
                 sock.close()
             # A fresh connection still works.
             self.assertEqual(s.request("GET", "/health")[0], 200)
+        finally:
+            code = s.stop()
+            s.cleanup()
+        self.assertEqual(code, 0)
+
+    def test_a_low_descriptor_limit_caps_connections_and_leases_never_fail(self):
+        # Soft = hard = 200: the server cannot raise it, so it serves 200 - (64 + 4 x 8 workers)
+        # = 104 connections and closes the rest on accept. 300 connections are opened before the
+        # first lease, so the store's own opens (reader connections, the zone file) come after
+        # every descriptor the connections could take.
+        s = Server(env={"CIDROT_THREADS": "8"}, nofile=(200, 200))
+        socks = []
+        try:
+            numbers = [f"31255502{i:02d}" for i in range(60)]
+            self.assertEqual(s.request("POST", "/api/numbers/import", csv_numbers(numbers),
+                                       admin=True)[0], 200)
+            for _ in range(300):
+                socks.append(socket.create_connection(("127.0.0.1", s.port), timeout=10))
+            time.sleep(0.3)  # let the server accept (and close) them all
+            for i, sock in enumerate(socks):
+                try:
+                    sock.sendall(f"GET /next-cid?{q(to='3125550000', campaign='fd', agent=f'fd{i}')} HTTP/1.1"
+                                 "\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+                except OSError:
+                    pass  # closed on accept
+            statuses, granted = [], []
+            for sock in socks:
+                try:
+                    data = recv_all(sock)
+                except OSError:
+                    continue
+                for status, _, body in parse_responses(data):
+                    statuses.append(status)
+                    if status == 200:
+                        granted.append(json.loads(body)["caller_id"])
+            self.assertEqual(sorted(set(statuses)), [200, 409], s.logs()[-1500:])
+            self.assertEqual(len(statuses), 104, s.logs()[-1500:])
+            self.assertEqual(len(granted), 60)
+            self.assertEqual(sorted(granted), sorted(numbers))
+            self.assertNotIn("ERROR", s.logs())
+            self.assertRegex(s.logs(), r"WARNING the descriptor limit \(ulimit -n\) is 200, so at "
+                             r"most 104 client connections")
+            for sock in socks:
+                sock.close()
+            socks = []
+            self.assertEqual(s.request("GET", "/health")[0], 200)
+        finally:
+            for sock in socks:
+                sock.close()
+            code = s.stop()
+            s.cleanup()
+        self.assertEqual(code, 0)
+
+    def test_the_soft_descriptor_limit_is_raised_as_far_as_connections_need(self):
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        hard = 20000 if hard == resource.RLIM_INFINITY else min(hard, 20000)
+        s = Server(env={"CIDROT_THREADS": "8"}, nofile=(256, hard))
+        try:
+            with open(f"/proc/{s.proc.pid}/limits") as f:
+                soft = int(re.search(r"Max open files\s+(\d+)", f.read()).group(1))
+            wanted = 10000 + 64 + 4 * 8
+            self.assertEqual(soft, min(wanted, hard))
+            if hard >= wanted:
+                self.assertNotIn("descriptor limit", s.logs())
+            else:
+                self.assertIn(f"at most {hard - 96} client connections", s.logs())
         finally:
             code = s.stop()
             s.cleanup()
