@@ -1,7 +1,9 @@
 -- wrk script for GET /next-cid: varied destinations over many area codes, rotating agents.
 --   wrk -t2 -c64 -d10s -s bench/http/next_cid.lua http://127.0.0.1:18082
 -- Environment: CIDROT_BENCH_CAMPAIGN (default "bench"), CIDROT_BENCH_TTL (lease seconds,
--- default 1 so that a long run does not pile up millions of leases).
+-- default 1 so that a long run does not pile up millions of leases), CIDROT_BENCH_NPAS (draw
+-- destinations from the first N area codes below only; 1 = every lease from the 100 numbers of
+-- one area code, 200 = only area codes the bench pool holds).
 
 local campaign = os.getenv("CIDROT_BENCH_CAMPAIGN") or "bench"
 local ttl = os.getenv("CIDROT_BENCH_TTL") or "1"
@@ -28,6 +30,8 @@ local npas = {
   971, 972, 973, 978, 979, 980, 985, 989, 416, 514, 604, 403, 613, 905,
 }
 
+local spread = math.min(tonumber(os.getenv("CIDROT_BENCH_NPAS") or #npas), #npas)
+
 local counter = 0
 
 function setup(thread)
@@ -42,7 +46,7 @@ end
 
 function request()
   n = n + 1
-  local npa = npas[math.random(#npas)]
+  local npa = npas[math.random(spread)]
   -- Exchange NXX: 2-9 first; never N11.
   local nxx = math.random(2, 9) * 100 + math.random(0, 9) * 10 + math.random(2, 9)
   local path = string.format("/next-cid?to=%d%03d%04d&campaign=%s&agent=agent%d_%d&ttl=%s",

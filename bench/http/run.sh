@@ -8,6 +8,10 @@
 #   DURATION=30s CONNS="64 256" bash bench/http/run.sh
 #   CIDROT_SERVER_BIN=build-x/apps/server/cidrot-server bash bench/http/run.sh
 #   STORE=memory:// bash bench/http/run.sh  # the HTTP layer without SQLite's write path
+#   CIDROT_BENCH_NPAS=1 bash bench/http/run.sh  # every lease from one area code (next_cid.lua)
+#
+# Also prints the server's CPU per /next-cid request by thread name (from /proc; `perf` needs no
+# part in it), so that a change can be told apart from a busier machine.
 #
 # Prints a Markdown table (paste into bench/results/http.md) and the raw wrk output to
 # $OUT (default /tmp/cidrot-bench-http). Needs wrk and nginx (Debian: wrk, nginx-light).
@@ -86,6 +90,14 @@ curl -fsS -H "Authorization: Bearer $TOKEN" --data-binary @"$OUT/pool.csv" \
   "http://127.0.0.1:$CIDROT_PORT/api/numbers/import" | sed 's/,"errors".*/}/' >"$OUT/import.json"
 echo "bench: imported $(cat "$OUT/import.json")"
 
+# "name ticks" per thread name of the server (utime + stime, in clock ticks).
+thread_ticks() {
+  for t in /proc/"$SERVER_PID"/task/*; do
+    echo "$(cat "$t/comm" 2>/dev/null) $(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null)"
+  done | awk 'NF == 2 { a[$1] += $2 } END { for (k in a) print k, a[k] }' | sort
+}
+HZ=$(getconf CLK_TCK)
+
 run_wrk() {  # name conns url [lua]
   local name=$1 conns=$2 url=$3 lua=${4:-}
   local args=(-t"$THREADS" -c"$conns" -d"$DURATION" --latency)
@@ -114,7 +126,9 @@ for c in $CONNS; do
   run_wrk nginx "$c" "http://127.0.0.1:$NGINX_PORT/"
   RES[nginx,$c]=$(summarise "$OUT/nginx-c$c.txt")
   echo "bench: $c connections: cidrot-server /next-cid"
+  thread_ticks >"$OUT/ticks-before-c$c.txt"
   run_wrk cidrot "$c" "http://127.0.0.1:$CIDROT_PORT" bench/http/next_cid.lua
+  thread_ticks >"$OUT/ticks-after-c$c.txt"
   RES[cidrot,$c]=$(summarise "$OUT/cidrot-c$c.txt")
 done
 
@@ -148,6 +162,21 @@ for c in $CONNS; do
   ratio=$(awk -v a="$cr" -v b="$nr" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
   echo "| $c | $nr | $n50 / $n99 | $cr | $c50 / $c99 | ${ratio}x | $cn |"
 done
+echo
+echo "Server CPU per /next-cid request, by thread (µs; names as \`top -H\` shows them, docs/deploy.md):"
+echo
+echo "| connections | cidrot-io | cidrot-store | cidrot-ckpt | cidrot-expire | all |"
+echo "|---:|---:|---:|---:|---:|---:|"
+for c in $CONNS; do
+  n=$(awk '/requests in/ { print $1 }' "$OUT/cidrot-c$c.txt")
+  join -a2 "$OUT/ticks-before-c$c.txt" "$OUT/ticks-after-c$c.txt" |
+    awk -v c="$c" -v n="${n:-0}" -v hz="$HZ" '
+      { d[$1] = (NF == 3 ? $3 - $2 : $2); all += d[$1] }
+      function us(t) { return n > 0 ? t * 1e6 / hz / n : 0 }
+      END { printf "| %s | %.1f | %.1f | %.1f | %.1f | %.1f |\n", c, us(d["cidrot-io"]),
+              us(d["cidrot-store"]), us(d["cidrot-ckpt"]), us(d["cidrot-expire"]), us(all) }'
+done
+echo
 read -r er e50 e99 en <<<"${RES[exhausted,64]}"
 read -r sr s50 s99 _ <<<"${RES[cidrot2,64]}"
 echo
