@@ -21,13 +21,6 @@ using app::reservation_json;
 
 using Params = std::vector<std::pair<std::string, std::string>>;
 
-std::optional<std::string_view> find(const Params& params, std::string_view name) {
-  for (const auto& [k, v] : params) {
-    if (k == name) return std::string_view(v);
-  }
-  return std::nullopt;
-}
-
 std::string_view required(const Context& c, std::string_view name, const char* what) {
   const auto v = c.param(name);
   if (!v || v->empty()) throw_invalid(name, std::string("missing (") + what + ")");
@@ -247,16 +240,16 @@ void Api::next_cid_batch(Context* const* contexts, std::size_t count, std::excep
 
 void Api::release(Context& c) {
   const Params p = merged_params(c);
-  auto id = find(p, "reservation_id");
-  if (!id) id = find(p, "lease_id");
-  if (!id) id = find(p, "id");
-  const auto caller_id = find(p, "caller_id");
+  auto id = single_value(p, "reservation_id");
+  if (!id) id = single_value(p, "lease_id");
+  if (!id) id = single_value(p, "id");
+  const auto caller_id = single_value(p, "caller_id");
   if ((!id || id->empty()) && (!caller_id || caller_id->empty())) {
     throw_invalid("reservation_id", "missing (give reservation_id or caller_id)");
   }
-  auto disposition = find(p, "disposition");
-  if (!disposition) disposition = find(p, "dialstatus");
-  const Outcome outcome = outcome_from(disposition, find(p, "duration"));
+  auto disposition = single_value(p, "disposition");
+  if (!disposition) disposition = single_value(p, "dialstatus");
+  const Outcome outcome = outcome_from(disposition, single_value(p, "duration"));
   const std::int64_t n = (id && !id->empty())
                              ? rot_.release(std::string(*id), outcome)
                              : rot_.release_caller_id(std::string(*caller_id), outcome);

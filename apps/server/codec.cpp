@@ -198,10 +198,13 @@ std::vector<std::pair<std::string, std::string>> merged_params(const Context& ct
   } else {
     extra = parse_form(body);
   }
+  // Only the query's names hide the body's: a name repeated in the body stays repeated, so that
+  // single_value() can refuse two different values.
+  const auto query_end = static_cast<std::ptrdiff_t>(out.size());
   for (auto& kv : extra) {
-    const bool present =
-        std::any_of(out.begin(), out.end(), [&](const auto& q) { return q.first == kv.first; });
-    if (!present) out.push_back(std::move(kv));
+    const bool in_query = std::any_of(out.begin(), out.begin() + query_end,
+                                      [&](const auto& q) { return q.first == kv.first; });
+    if (!in_query) out.push_back(std::move(kv));
   }
   return out;
 }
@@ -263,7 +266,7 @@ Number number_from_json(const boost::json::object& body) {
 Number number_from_params(const std::vector<std::pair<std::string, std::string>>& params) {
   boost::json::object body;
   for (const auto& [key, value] : params) {
-    if (!body.contains(key)) body[key] = value;  // the first occurrence wins
+    if (!body.contains(key)) body[key] = *single_value(params, key);
   }
   return number_from_json(body);
 }

@@ -55,11 +55,23 @@ std::string allow_header(const std::vector<http::verb>& verbs) {
 
 }  // namespace
 
-std::optional<std::string_view> Context::param(std::string_view name) const {
-  for (const auto& [k, v] : query_) {
-    if (k == name) return std::string_view(v);
+std::optional<std::string_view> single_value(
+    const std::vector<std::pair<std::string, std::string>>& params, std::string_view name) {
+  const std::string* found = nullptr;
+  for (const auto& [k, v] : params) {
+    if (k != name) continue;
+    // The seed's server took the last of two values and many frameworks the first: a dialer
+    // that sends two different destinations meant one of them, and guessing leases for the
+    // wrong call.
+    if (found != nullptr && *found != v) throw_invalid(name, "given twice with different values");
+    found = &v;
   }
-  return std::nullopt;
+  if (found == nullptr) return std::nullopt;
+  return std::string_view(*found);
+}
+
+std::optional<std::string_view> Context::param(std::string_view name) const {
+  return single_value(query_, name);
 }
 
 std::string_view Context::path_param(std::string_view name) const {

@@ -41,6 +41,11 @@ enum class Exec { kInline, kWorker };
 
 inline constexpr std::size_t kDefaultBodyLimit = 64 * 1024;
 
+// The value of parameter `name` in `params`, or nullopt. Throws Error(kInvalidArgument, field
+// `name`) when it is there twice with different values.
+std::optional<std::string_view> single_value(
+    const std::vector<std::pair<std::string, std::string>>& params, std::string_view name);
+
 // What a handler sees and fills in. Query and path parameters are percent-decoded.
 class Context {
  public:
@@ -49,7 +54,8 @@ class Context {
   const Request& req;
   Response res;
 
-  // The first value of a query parameter, or nullopt.
+  // The value of a query parameter, or nullopt. Throws Error(kInvalidArgument, field `name`)
+  // when it is given twice with different values (params() lists every value).
   std::optional<std::string_view> param(std::string_view name) const;
   const std::vector<std::pair<std::string, std::string>>& params() const { return query_; }
   // A `{name}` segment of the route pattern ("" when the pattern has none).

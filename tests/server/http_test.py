@@ -393,6 +393,25 @@ class SharedStoreTest(unittest.TestCase):
 class BadInputTest(unittest.TestCase):
     """Bad input always gets a 4xx and leaves no lease, counter or row behind."""
 
+    def test_a_parameter_given_twice_names_it_unless_the_values_agree(self):
+        import_numbers(MAIN, ["2125550177"], campaigns="twice")
+        before = MAIN.stats()
+        status, body = MAIN.json("GET", "/next-cid?to=2125551234&campaign=twice&to=3125551234")
+        self.assertEqual((status, body["field"]), (400, "to"), body)
+        self.assertIn("given twice", body["message"])
+        self.assertEqual(MAIN.stats()["total_uses"], before["total_uses"])
+        status, body = MAIN.json("GET", "/next-cid?to=2125551234&campaign=twice&to=2125551234")
+        self.assertEqual((status, body["caller_id"]), (200, "2125550177"), body)
+        status, body = MAIN.json("POST", "/release", "caller_id=2125550177&caller_id=2125550178",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual((status, body["field"]), (400, "caller_id"), body)
+        status, body = MAIN.json("POST", "/release", f"caller_id=2125550177&caller_id=2125550177",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual((status, body["released"]), (200, 1), body)
+        # /api/numbers lists several area codes by repeating the filter: still allowed.
+        status, body = MAIN.json("GET", "/api/numbers?area_code=212&area_code=646", admin=True)
+        self.assertEqual(status, 200, body)
+
     def test_bad_input_table(self):
         import_numbers(MAIN, ["2125550199"], campaigns="bad")
         before = MAIN.stats()
@@ -417,6 +436,10 @@ class BadInputTest(unittest.TestCase):
             ("GET", "/next-cid?to=2125551234&campaign=bad&format=xml", None, {}, False),
             ("GET", "/next-cid?to=2125551234&campaign=%00", None, {}, False),
             ("GET", "/next-cid?to=%E2%98%8E&campaign=bad", None, {}, False),
+            ("GET", "/next-cid?to=2125551234&campaign=bad&to=6465551234", None, {}, False),
+            ("GET", "/next-cid?to=2125551234&campaign=bad&ttl=60&ttl=3600", None, {}, False),
+            ("POST", "/release", "caller_id=2125550199&caller_id=2125550198", form_h, False),
+            ("POST", "/add-number?caller_id=2125550188&caller_id=2125550187", None, {}, True),
             ("POST", "/release", "", form_h, False),
             ("POST", "/release", "reservation_id=nothex", form_h, False),
             ("POST", "/release", '{"reservation_id": 5', json_h, False),
