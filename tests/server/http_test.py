@@ -16,6 +16,7 @@ import os
 import random
 import re
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -708,19 +709,30 @@ class LimitsAndShutdownTest(unittest.TestCase):
                                        admin=True)[0], 200)
             for _ in range(300):
                 socks.append(socket.create_connection(("127.0.0.1", s.port), timeout=10))
-            time.sleep(0.3)  # let the server accept (and close) them all
-            for i, sock in enumerate(socks):
-                try:
-                    sock.sendall(f"GET /next-cid?{q(to='3125550000', campaign='fd', agent=f'fd{i}')} HTTP/1.1"
-                                 "\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-                except OSError:
-                    pass  # closed on accept
+            # Wait until the server has accepted every one and closed those past its cap, so
+            # that no connection is accepted later, after the served ones end.
+            served, closed, deadline = set(socks), [], time.time() + 20
+            while len(closed) < 300 - 104 and time.time() < deadline:
+                readable, _, _ = select.select(list(served), [], [], 0.1)
+                for sock in readable:
+                    try:
+                        data = sock.recv(1)
+                    except OSError:
+                        data = b""
+                    self.assertEqual(data, b"", "a response before any request")
+                    served.discard(sock)
+                    closed.append(sock)
+            self.assertEqual(len(closed), 300 - 104, s.logs()[-1500:])
             statuses, granted = [], []
-            for sock in socks:
-                try:
-                    data = recv_all(sock)
-                except OSError:
+            for i, sock in enumerate(socks):
+                if sock not in served:
                     continue
+                sock.sendall(f"GET /next-cid?{q(to='3125550000', campaign='fd', agent=f'fd{i}')}"
+                             " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            for sock in socks:
+                if sock not in served:
+                    continue
+                data = recv_all(sock)
                 for status, _, body in parse_responses(data):
                     statuses.append(status)
                     if status == 200:
