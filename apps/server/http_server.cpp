@@ -601,6 +601,15 @@ void HttpServer::Impl::accept() {
     if (full) {
       beast::error_code ignored;
       socket.close(ignored);
+      // Once, then at every power of two: a client storm must not become a log storm.
+      const std::uint64_t refused = metrics.connection_refused();
+      if ((refused & (refused - 1)) == 0) {
+        log.log(LogLevel::kWarning,
+                std::to_string(opt.max_connections) +
+                    " connections are open (--max-connections, or the descriptor limit): "
+                    "closed a new one at once (" +
+                    std::to_string(refused) + " so far)");
+      }
     } else {
       auto session = std::make_shared<Session>(std::move(socket), *this);
       add(session);

@@ -93,6 +93,12 @@ std::string Metrics::render(const StoreStats* stats) const {
       "# TYPE cidrot_http_connections gauge\ncidrot_http_connections " +
       std::to_string(connections_.load(std::memory_order_relaxed)) + "\n";
   out +=
+      "# HELP cidrot_http_connections_refused_total Connections closed on accept: "
+      "--max-connections were open.\n"
+      "# TYPE cidrot_http_connections_refused_total counter\n"
+      "cidrot_http_connections_refused_total " +
+      std::to_string(refused_.load(std::memory_order_relaxed)) + "\n";
+  out +=
       "# HELP cidrot_lease_duration_seconds Time to pick and lease a caller-ID (store call).\n"
       "# TYPE cidrot_lease_duration_seconds histogram\n";
   std::uint64_t cumulative = 0;

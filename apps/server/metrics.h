@@ -38,6 +38,10 @@ class Metrics {
   void count_rate_limited() noexcept;
   void connection_opened() noexcept { connections_.fetch_add(1, std::memory_order_relaxed); }
   void connection_closed() noexcept { connections_.fetch_sub(1, std::memory_order_relaxed); }
+  // A connection closed on accept because --max-connections were open. Returns the new total.
+  std::uint64_t connection_refused() noexcept {
+    return refused_.fetch_add(1, std::memory_order_relaxed) + 1;
+  }
 
   // The exposition text. `stats` adds the numbers-by-state gauges (nullptr when the store could
   // not be read; cidrot_store_up is then 0).
@@ -58,6 +62,7 @@ class Metrics {
   std::array<std::atomic<std::uint64_t>, 4> denials_{};
   std::atomic<std::uint64_t> rate_limited_{0};
   std::atomic<std::int64_t> connections_{0};
+  std::atomic<std::uint64_t> refused_{0};
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

@@ -748,6 +748,12 @@ class LimitsAndShutdownTest(unittest.TestCase):
                 sock.close()
             socks = []
             self.assertEqual(s.request("GET", "/health")[0], 200)
+            _, _, text = s.request("GET", "/metrics")
+            self.assertIn(b"\ncidrot_http_connections_refused_total 196\n", text)
+            # Logged at the first refusal and at each power of two, not 196 times.
+            refusals = re.findall(r"WARNING 104 connections are open .*\((\d+) so far\)",
+                                  s.logs())
+            self.assertEqual(refusals, ["1", "2", "4", "8", "16", "32", "64", "128"])
         finally:
             for sock in socks:
                 sock.close()
