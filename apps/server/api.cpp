@@ -127,6 +127,9 @@ bool Api::next_cid_begin(Context& c, NextCid* n) {
 Error Api::next_cid_rotator_error(const NextCid& n, const Error& e) {
   // A request the library rejected did not use the agent's budget.
   if (!n.key.empty() && e.code() == ErrorCode::kInvalidArgument) limiter_.refund(n.key);
+  if (e.code() == ErrorCode::kBackendUnavailable) {
+    writes_.failed(std::chrono::steady_clock::now(), e.what());
+  }
   return rename_field(e, "destination", "to");
 }
 
@@ -134,6 +137,7 @@ void Api::next_cid_answer(Context& c, const NextCid& n, const LeaseResult& resul
                           std::chrono::steady_clock::time_point t0,
                           std::chrono::steady_clock::time_point t1) {
   if (metrics_) metrics_->observe_lease(t1 - t0);
+  writes_.ok(t1);
   dashboard_.live().observe(static_cast<bool>(result), t1 - t0, t1);
   if (result) {
     if (n.text) {
@@ -426,8 +430,17 @@ void Api::health(Context& c) {
                         {"timestamp", iso8601(std::chrono::system_clock::now())}};
   try {
     rot_.store().ping();
-    o["status"] = "healthy";
     o["store"] = "ok";
+    // The ping is a read; leases also need the write path (write_health.h).
+    const std::string failing =
+        writes_.failing(std::chrono::steady_clock::now(), kWriteFailureWindow);
+    if (!failing.empty()) {
+      o["status"] = "unhealthy";
+      o["writes"] = "failing: " + failing;
+      c.json(http::status::service_unavailable, json(o));
+      return;
+    }
+    o["status"] = "healthy";
     c.json(http::status::ok, json(o));
   } catch (const Error& e) {
     o["status"] = "unhealthy";

@@ -18,11 +18,15 @@
 #include "metrics.h"
 #include "rate_limiter.h"
 #include "router.h"
+#include "write_health.h"
 
 namespace cidrot::server {
 
 // The status /next-cid answers when no caller-ID is available (any denial reason).
 inline constexpr http::status kNoCallerIdStatus = http::status::conflict;
+// /health answers 503 while the last /next-cid store failure is this recent and no call has
+// succeeded since (write_health.h).
+inline constexpr std::chrono::milliseconds kWriteFailureWindow{10000};
 // Bodies accepted by POST /api/numbers/import.
 inline constexpr std::size_t kImportBodyLimit = 16 * 1024 * 1024;
 
@@ -74,6 +78,7 @@ class Api {
   Rotator& rot_;
   ApiOptions options_;
   RateLimiter limiter_;
+  WriteHealth writes_;
   Metrics* metrics_ = nullptr;
   dashboard::Dashboard dashboard_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

@@ -1102,6 +1102,42 @@ class DocsTest(unittest.TestCase):
                 self.assertEqual(code, 0)
 
 
+class StoreHealthTest(unittest.TestCase):
+    """/health reports a write path that fails while reads still work."""
+
+    def test_health_is_503_while_leases_fail_on_a_locked_store(self):
+        path = os.path.join(tempfile.mkdtemp(prefix="cidrot-locked-"), "locked.db")
+        s = Server(env={"CIDROT_STORE": f"sqlite://{path}?busy_timeout_ms=200"})
+        holder = None
+        try:
+            import_numbers(s, ["2125550160", "2125550161"], campaigns="lock")
+            self.assertEqual(s.json("GET", "/health")[0], 200)
+            # Another process's long write (an import, say) holds the write lock past the
+            # server's busy_timeout_ms. Reads go on (WAL), so a read check alone would pass.
+            holder = sqlite3.connect(path, isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")
+            status, body = s.json("GET", "/next-cid?" + q(to="2125551234", campaign="lock"))
+            self.assertEqual((status, body["error"]), (503, "backend_unavailable"), body)
+            status, body = s.json("GET", "/health")
+            self.assertEqual((status, body["status"], body["store"]), (503, "unhealthy", "ok"),
+                             body)
+            self.assertTrue(body["writes"].startswith("failing: "), body)
+            self.assertIn("locked", body["writes"])
+            holder.execute("ROLLBACK")
+            status, body = s.json("GET", "/next-cid?" + q(to="2125551234", campaign="lock"))
+            self.assertEqual(status, 200, body)
+            status, body = s.json("GET", "/health")
+            self.assertEqual((status, body["status"]), (200, "healthy"), body)
+            self.assertNotIn("writes", body)
+        finally:
+            if holder is not None:
+                holder.close()
+            code = s.stop()
+            s.cleanup()
+            shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+        self.assertEqual(code, 0)
+
+
 class ZzNo5xxTest(unittest.TestCase):
     """Runs last (unittest orders classes by name): nothing above produced a 5xx."""
 
