@@ -9,6 +9,8 @@
 #include <condition_variable>
 #include <cstdio>
 #include <exception>
+#include <functional>
+#include <iterator>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -170,11 +172,27 @@ int server_main(int argc, char** argv) {
   int io_threads = 1;
   std::chrono::milliseconds expire_every{1000};
   ServerOptions opt;
-  const std::pair<const char*, std::chrono::milliseconds*> timeouts[] = {
-      {"--idle-timeout-ms", &opt.idle_timeout},
-      {"--header-timeout-ms", &opt.header_timeout},
-      {"--body-timeout-ms", &opt.body_timeout},
-      {"--shutdown-grace-ms", &opt.shutdown_grace}};
+  // The server-only integer flags: name, accepted range, where the value goes.
+  using std::chrono::microseconds, std::chrono::milliseconds;
+  auto ms_to = [](milliseconds* target) {
+    return [target](long long v) { *target = milliseconds(v); };
+  };
+  const struct {
+    const char* name;
+    long long min, max;
+    std::function<void(long long)> set;
+  } int_flags[] = {
+      {"--idle-timeout-ms", 1, 3600000, ms_to(&opt.idle_timeout)},
+      {"--header-timeout-ms", 1, 3600000, ms_to(&opt.header_timeout)},
+      {"--body-timeout-ms", 1, 3600000, ms_to(&opt.body_timeout)},
+      {"--shutdown-grace-ms", 1, 3600000, ms_to(&opt.shutdown_grace)},
+      {"--expire-every-ms", 0, 3600000, ms_to(&expire_every)},
+      {"--worker-spin-us", 0, 1000000, [&](long long v) { opt.worker_spin = microseconds(v); }},
+      {"--io-spin-us", 0, 1000000, [&](long long v) { opt.io_spin = microseconds(v); }},
+      {"--io-threads", 1, 64, [&](long long v) { io_threads = static_cast<int>(v); }},
+      {"--max-connections", 1, 1000000,
+       [&](long long v) { opt.max_connections = static_cast<std::size_t>(v); }},
+  };
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -200,53 +218,18 @@ int server_main(int argc, char** argv) {
       std::fprintf(stderr, "cidrot-server: %s needs a value (see --help)\n", name.c_str());
       return 2;
     }
-    if (name == "--worker-spin-us" || name == "--io-spin-us") {
-      const long long us = int_flag(value, 0, 1000000);
-      if (us < 0) {
-        std::fprintf(stderr, "cidrot-server: %s must be 0..1000000\n", name.c_str());
+    const auto flag = std::find_if(std::begin(int_flags), std::end(int_flags),
+                                   [&](const auto& f) { return name == f.name; });
+    if (flag != std::end(int_flags)) {
+      const long long v = int_flag(value, flag->min, flag->max);
+      if (v < 0) {
+        std::fprintf(stderr, "cidrot-server: %s must be %lld..%lld\n", flag->name, flag->min,
+                     flag->max);
         return 2;
       }
-      (name == "--io-spin-us" ? opt.io_spin : opt.worker_spin) = std::chrono::microseconds(us);
+      flag->set(v);
       continue;
     }
-    if (name == "--expire-every-ms") {
-      const long long ms = int_flag(value, 0, 3600000);
-      if (ms < 0) {
-        std::fprintf(stderr, "cidrot-server: --expire-every-ms must be 0..3600000\n");
-        return 2;
-      }
-      expire_every = std::chrono::milliseconds(ms);
-      continue;
-    }
-    if (name == "--max-connections") {
-      const long long n = int_flag(value, 1, 1000000);
-      if (n < 0) {
-        std::fprintf(stderr, "cidrot-server: --max-connections must be 1..1000000\n");
-        return 2;
-      }
-      opt.max_connections = static_cast<std::size_t>(n);
-      continue;
-    }
-    if (name == "--io-threads") {
-      io_threads = static_cast<int>(int_flag(value, 1, 64));
-      if (io_threads < 0) {
-        std::fprintf(stderr, "cidrot-server: --io-threads must be 1..64\n");
-        return 2;
-      }
-      continue;
-    }
-    bool is_timeout = false;
-    for (const auto& [flag, target] : timeouts) {
-      if (name != flag) continue;
-      is_timeout = true;
-      const long long ms = int_flag(value, 1, 3600000);
-      if (ms < 0) {
-        std::fprintf(stderr, "cidrot-server: %s must be 1..3600000\n", flag);
-        return 2;
-      }
-      *target = std::chrono::milliseconds(ms);
-    }
-    if (is_timeout) continue;
     const app::ConfigKey* key = name.rfind("--", 0) == 0 ? app::find_config_key(name) : nullptr;
     if (key == nullptr) {
       std::fprintf(stderr, "cidrot-server: unknown option '%s' (see --help)\n", name.c_str());

@@ -762,6 +762,11 @@ class LimitsAndShutdownTest(unittest.TestCase):
         self.assertEqual(code, 0)
 
     def test_the_soft_descriptor_limit_is_raised_as_far_as_connections_need(self):
+        for bad_value in ("0", "-1", "lots", "1000001"):
+            bad = subprocess.run([SERVER, "--max-connections", bad_value], capture_output=True,
+                                 text=True, timeout=10)
+            self.assertEqual(bad.returncode, 2, bad_value)
+            self.assertIn("--max-connections must be 1..1000000", bad.stderr)
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         hard = 20000 if hard == resource.RLIM_INFINITY else min(hard, 20000)
         s = Server(env={"CIDROT_THREADS": "8"}, nofile=(256, hard))
