@@ -666,6 +666,17 @@ LeaseRequest batch_request(const Fixture& f, const std::string& id, const Ladder
   return r;
 }
 
+// Runs `reqs` as one Store::lease_batch() into `results` (resized); items[i].error and
+// results[i] answer reqs[i].
+std::vector<LeaseBatchItem> run_lease_batch(Store& store, std::vector<LeaseRequest>& reqs,
+                                            std::vector<LeaseResult>& results) {
+  results.assign(reqs.size(), LeaseResult{});
+  std::vector<LeaseBatchItem> items;
+  for (std::size_t i = 0; i < reqs.size(); ++i) items.push_back({&reqs[i], &results[i], {}});
+  store.lease_batch(items.data(), items.size());
+  return items;
+}
+
 }  // namespace
 
 TEST_CASE("a store batch keeps a failing request's error to itself", "[conformance][batch]") {
@@ -677,10 +688,8 @@ TEST_CASE("a store batch keeps a failing request's error to itself", "[conforman
   // The middle request reuses the live lease's id: kConflict for it alone.
   std::vector<LeaseRequest> reqs = {request(make_lease_id()), request(std::string(32, 'a')),
                                     request(make_lease_id())};
-  std::vector<LeaseResult> results(reqs.size());
-  std::vector<LeaseBatchItem> items;
-  for (std::size_t i = 0; i < reqs.size(); ++i) items.push_back({&reqs[i], &results[i], {}});
-  f.store->lease_batch(items.data(), items.size());
+  std::vector<LeaseResult> results;
+  const std::vector<LeaseBatchItem> items = run_lease_batch(*f.store, reqs, results);
   CHECK(testing::error_of(items[1].error).code() == ErrorCode::kConflict);
   REQUIRE_FALSE(items[0].error);
   REQUIRE_FALSE(items[2].error);
@@ -698,16 +707,11 @@ TEST_CASE("a store batch answers an invalid request alone and leases the others"
   Fixture f;
   f.add({num("2125550101"), num("2125550102")});
   const Ladder any = {LadderStep{Tier::kAny, {}}};
-  auto request = [&](const std::string& id, const Ladder* ladder) {
-    return batch_request(f, id, ladder);
-  };
-  std::vector<LeaseRequest> reqs = {request(make_lease_id(), &any), request("not-an-id", &any),
-                                    request(make_lease_id(), nullptr),
-                                    request(make_lease_id(), &any)};
-  std::vector<LeaseResult> results(reqs.size());
-  std::vector<LeaseBatchItem> items;
-  for (std::size_t i = 0; i < reqs.size(); ++i) items.push_back({&reqs[i], &results[i], {}});
-  f.store->lease_batch(items.data(), items.size());
+  std::vector<LeaseRequest> reqs = {
+      batch_request(f, make_lease_id(), &any), batch_request(f, "not-an-id", &any),
+      batch_request(f, make_lease_id(), nullptr), batch_request(f, make_lease_id(), &any)};
+  std::vector<LeaseResult> results;
+  const std::vector<LeaseBatchItem> items = run_lease_batch(*f.store, reqs, results);
   const Error bad_id = testing::error_of(items[1].error);
   CHECK(bad_id.code() == ErrorCode::kInvalidArgument);
   CHECK(bad_id.field() == "lease_id");
