@@ -106,7 +106,9 @@ const char* column_name(Column column) noexcept {
 }
 
 FormatError::FormatError(std::int64_t line, const std::string& reason)
-    : std::runtime_error("line " + std::to_string(line) + ": " + reason), line_(line) {}
+    : std::runtime_error("line " + std::to_string(line) + ": " + reason),
+      line_(line),
+      reason_(reason) {}
 
 Reader::Reader(std::istream& in, ReaderOptions options)
     : buf_(in.rdbuf()),
@@ -320,10 +322,15 @@ Reader::Status Reader::next(Number& number, RowError& error) {
     if (field_count_ == 1 && fields_[0].empty()) continue;  // blank line
     if (!started_) {
       started_ = true;
-      if (lower(fields_[0]) == "caller_id") {
-        read_header();
-        continue;
+      // A header is a first line that names a caller_id column, wherever it is: no data row has
+      // a field that reads "caller_id".
+      for (std::size_t i = 0; i < field_count_; ++i) {
+        if (lower(fields_[i]) == "caller_id") {
+          read_header();
+          break;
+        }
       }
+      if (has_header_) continue;
     }
     return fill_number(number, error) ? Status::kRow : Status::kError;
   }

@@ -81,13 +81,21 @@ TEST_CASE("csv: caller-IDs in any NANP spelling, short rows, spaces around field
 }
 
 TEST_CASE("csv: header columns by name, in any order, with the extended columns", "[csv]") {
+  // The header is the first line that names caller_id, wherever that column is.
   const Parsed p = parse(
-      "Hourly_Limit,caller_id,meta,active,campaigns,max_concurrent\n"
-      "5,2125551234,{},false,sales;support,3\n"
-      ",2125551235,,yes,,\n");
-  // The first field is not caller_id, so this is not a header: every row is data and invalid.
-  CHECK_FALSE(p.header);
-  CHECK(p.rows.empty());
+      "\nHourly_Limit,caller_id,meta,active,campaigns,max_concurrent\n"
+      "5,2125551234,{},false,sales;support,3\n");
+  REQUIRE(p.header);
+  REQUIRE(p.errors.empty());
+  REQUIRE(p.rows.size() == 1);
+  CHECK(p.rows[0].caller_id == "2125551234");
+  CHECK(p.rows[0].hourly_limit == 5);
+  CHECK(p.rows[0].max_concurrent == 3);
+  // A first line without it is data, even if other fields look like column names.
+  const Parsed d = parse("2125551234,carrier\n");
+  CHECK_FALSE(d.header);
+  REQUIRE(d.rows.size() == 1);
+  CHECK(d.rows[0].carrier == "carrier");
 
   const Parsed q = parse(
       "caller_id,Hourly_Limit,meta,active,campaigns,max_concurrent\n"

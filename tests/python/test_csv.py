@@ -46,6 +46,11 @@ def test_headerless_and_extra_columns(rot: cidrot.Rotator) -> None:
     assert sorted(a.campaigns) == ["sales", "support"] and a.max_concurrent == 3 and a.active
     assert not rot.get_number("2125550102").number.active
 
+    # A header names its columns in any order; caller_id need not come first.
+    rot.import_csv(io.StringIO("hourly_limit,caller_id,carrier\n7,2125550103,Lumen\n"))
+    c = rot.get_number("2125550103").number
+    assert (c.hourly_limit, c.carrier) == (7, "Lumen")
+
 
 def test_bad_row_names_its_line_and_writes_nothing(rot: cidrot.Rotator, tmp_path) -> None:
     path = tmp_path / "bad.csv"

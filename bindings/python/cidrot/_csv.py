@@ -3,7 +3,8 @@
 
 The format is the earlier system's bulk-import CSV, the same one `cidrot import` and the HTTP
 server read: ``caller_id,carrier,area_code,daily_limit,hourly_limit,meta_json``, with or without
-that header row. With a header, columns may come in any order and these may be added:
+that header row. A header is a first row that names a ``caller_id`` column; its columns may come
+in any order and these may be added:
 ``campaigns`` (names separated by ``;``), ``max_concurrent``, ``active`` (true/false, 1/0,
 yes/no). Empty cells mean "not given" (the Rotator's default limit, no carrier, ...). Blank lines
 and lines starting with ``#`` are skipped, a UTF-8 byte-order mark is ignored, and an unquoted
@@ -66,7 +67,8 @@ def _parse(
             continue
         if columns is None:
             cells[0] = cells[0].lstrip("\ufeff")
-            if cells[0].lower() == "caller_id":
+            # The header is a first line that names a caller_id column, wherever it is.
+            if "caller_id" in (c.lower() for c in cells):
                 columns = [c.lower() for c in cells]
                 for col in columns:
                     if col not in COLUMNS:

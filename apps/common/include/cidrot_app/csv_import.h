@@ -62,9 +62,11 @@ class FormatError : public std::runtime_error {
  public:
   FormatError(std::int64_t line, const std::string& reason);
   std::int64_t line() const noexcept { return line_; }
+  const std::string& reason() const noexcept { return reason_; }  // what() without "line N: "
 
  private:
   std::int64_t line_;
+  std::string reason_;
 };
 
 struct RowError {
