@@ -214,7 +214,18 @@ po::variables_map Session::parse(const std::vector<std::string>& args,
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(all).positional(positional).style(kStyle).run(),
             vm);
-  po::notify(vm);
+  try {
+    po::notify(vm);
+  } catch (const po::required_option& e) {
+    // Positional arguments are hidden options; "'--caller-id' is required" names an option the
+    // user never saw. Name the argument as the synopsis does (CALLER_ID, FILE).
+    std::string name = e.get_option_name();
+    name.erase(0, name.find_first_not_of('-'));
+    if (hidden.find_nothrow(name, false) == nullptr) throw;
+    for (char& c : name)
+      c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    throw po::error("missing argument " + name);
+  }
   return vm;
 }
 

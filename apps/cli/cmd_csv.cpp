@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <memory>
@@ -108,6 +109,11 @@ int cmd_import(Session& s, const std::vector<std::string>& args) {
     file.rdbuf()->pubsetbuf(buffer.get(), kIoBuffer);
     file.open(path, std::ios::binary);
     if (!file) throw UsageError("cannot open '" + path + "': " + std::strerror(errno));
+    // A directory opens fine and fails at the first read, inside the import.
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      throw UsageError("cannot read '" + path + "': " + std::strerror(EISDIR));
+    }
     file.seekg(0, std::ios::end);
     size = static_cast<std::uint64_t>(std::max<std::streamoff>(0, file.tellg()));
     file.seekg(0, std::ios::beg);
@@ -131,21 +137,7 @@ int cmd_import(Session& s, const std::vector<std::string>& args) {
 
   app::csv::ImportSummary summary;
   const auto start = Clock::now();
-  try {
-    app::csv::import_csv(*in, rot, options, summary, callbacks);
-  } catch (const Error&) {
-    bar.clear();
-    if (summary.committed) {
-      s.io.err << "cidrot import: " << (summary.inserted + summary.updated)
-               << " rows were imported before the error below\n";
-    }
-    throw;
-  }
-  bar.clear();
-  if (in->bad()) throw UsageError("reading '" + shown + "' failed");
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-
-  if (json_out) {
+  const auto print_json_summary = [&](double seconds) {
     json::array errors;
     for (const auto& e : summary.errors) {
       errors.push_back(json::object{{"line", e.line}, {"message", e.reason}});
@@ -160,6 +152,38 @@ int cmd_import(Session& s, const std::vector<std::string>& args) {
                                       {"atomic", options.atomic},
                                       {"seconds", seconds},
                                       {"errors", std::move(errors)}});
+  };
+  const auto imported_before_error = [&] {
+    bar.clear();
+    if (summary.committed) {
+      s.io.err << "cidrot import: " << (summary.inserted + summary.updated)
+               << " rows were imported before the error below\n";
+    }
+  };
+  try {
+    app::csv::import_csv(*in, rot, options, summary, callbacks);
+  } catch (const app::csv::FormatError& e) {
+    // A bad header stops the file before any row: a --json caller still gets its summary.
+    bar.clear();
+    if (json_out) {
+      summary.errors.push_back({e.line(), e.reason()});
+      print_json_summary(std::chrono::duration<double>(Clock::now() - start).count());
+    }
+    throw;
+  } catch (const Error&) {
+    imported_before_error();
+    throw;
+  } catch (const std::ios_base::failure& e) {
+    // A read error (EIO, a file truncated under us) is the file's fault, not an internal one.
+    imported_before_error();
+    throw UsageError("reading '" + shown + "' failed: " + e.what());
+  }
+  bar.clear();
+  if (in->bad()) throw UsageError("reading '" + shown + "' failed");
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+  if (json_out) {
+    print_json_summary(seconds);
   } else {
     std::ostream& out = s.io.out;
     out << "inserted " << summary.inserted << ", updated " << summary.updated << ", rejected "

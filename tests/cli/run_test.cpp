@@ -348,8 +348,27 @@ TEST_CASE("run: import from stdin, summary, exit 4 with rejects, --json summary"
   CHECK_THAT(r.err, Catch::Contains("line 1: header: unknown column 'colour'") &&
                         Catch::Contains("nothing was imported"));
 
-  CHECK(cli({"import"}).code == 1);
+  // --json still prints the summary when the header stops the file.
+  r = cli({"import", "-", "--json"}, "caller_id,colour\n2125551234,red\n");
+  CHECK(r.code == 4);
+  const auto h = parse_object(r.out);
+  CHECK(h.at("committed") == false);
+  CHECK(h.at("rows") == 0);
+  CHECK(h.at("errors").as_array().at(0).at("line") == 1);
+  CHECK(h.at("errors").as_array().at(0).at("message").as_string().starts_with("header: unknown"));
+
+  r = cli({"import"});
+  CHECK(r.code == 1);
+  // The missing argument is named as in the synopsis, not as the hidden option behind it.
+  CHECK(r.err == "cidrot import: missing argument FILE (see 'cidrot import --help')\n");
+  r = cli({"show"});
+  CHECK(r.code == 1);
+  CHECK(r.err == "cidrot show: missing argument CALLER_ID (see 'cidrot show --help')\n");
   CHECK(cli({"import", "/nonexistent/file.csv"}).code == 1);
+  // A directory is a file that cannot be read (exit 1), not an internal error (exit 3).
+  r = cli({"import", "/"});
+  CHECK(r.code == 1);
+  CHECK(r.err == "cidrot import: cannot read '/': Is a directory\n");
   CHECK(cli({"import", "-", "--chunk-size", "0"}, "").code == 1);
 }
 
