@@ -326,7 +326,10 @@ void prepare_database(const Options& opts) {
     if (version > 0) {
       SQLite::Statement check(*db, "PRAGMA quick_check(1)");
       check.executeStep();
-      const std::string result = check.getColumn(0).getString();
+      std::string result = check.getColumn(0).getString();
+      // SQLite's report spans lines ("*** in database main ***\nOn tree page 3 ..."); error
+      // messages are one line in logs and on a CLI's stderr.
+      std::replace(result.begin(), result.end(), '\n', ' ');
       if (result != "ok")
         throw corrupt(opts.path, "damaged database (quick_check: " + result + ")");
     }
