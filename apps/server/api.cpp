@@ -2,6 +2,7 @@
 
 #include "api.h"
 
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 #include <istream>
 #include <streambuf>
@@ -70,7 +71,7 @@ void Api::register_routes(Router& r) {
     };
   }
   r.add({V::get, "/next-cid", Access::kPublic, Exec::kWorker, h(&Api::next_cid), kDefaultBodyLimit,
-         std::move(next_cid_batch_handler)});
+         std::move(next_cid_batch_handler), /*answers_head=*/false});
   r.add({V::post, "/release", Access::kPublic, Exec::kWorker, h(&Api::release)});
   r.add({V::get, "/health", Access::kPublic, Exec::kWorker, h(&Api::health)});
   r.add({V::get, "/metrics", Access::kPublic, Exec::kWorker, h(&Api::metrics)});
@@ -116,6 +117,7 @@ bool Api::next_cid_begin(Context& c, NextCid* n) {
               " requests per minute; retry in " + std::to_string(wait) + " s");
       if (n->text) {
         c.res.set("X-Cidrot-Error", "rate_limited");
+        c.res.set(http::field::content_type, "text/plain; charset=utf-8");
         c.res.body().clear();
       }
       return false;
@@ -295,7 +297,9 @@ void Api::list_reservations(Context& c) {
 void Api::list_numbers(Context& c) {
   ListQuery q;
   for (const auto& [key, value] : c.params()) {
-    if (key == "campaign") {
+    if (key.empty() && value.empty()) {  // "?" or a trailing "&"
+      continue;
+    } else if (key == "campaign") {
       q.campaign = value;
     } else if (key == "area_code") {
       std::string_view rest = value;
@@ -312,6 +316,11 @@ void Api::list_numbers(Context& c) {
     } else if (key == "limited") {
       q.limited = parse_bool_param(key, value);
     } else if (key == "prefix" || key == "caller_id_prefix") {
+      // Checked here so that the error names the parameter the client sent.
+      if (!std::all_of(value.begin(), value.end(),
+                       [](char ch) { return ch >= '0' && ch <= '9'; })) {
+        throw_invalid(key, "must be digits");
+      }
       q.caller_id_prefix = value;
     } else if (key == "sort") {
       q.sort = parse_sort(value);
@@ -377,6 +386,12 @@ void Api::delete_number(Context& c) {
 
 void Api::import_numbers(Context& c) {
   app::csv::ImportOptions options;
+  // A misspelt option (?dryrun=1) must not import for real.
+  for (const auto& [key, value] : c.params()) {
+    if (key != "dry_run" && key != "atomic" && !(key.empty() && value.empty())) {
+      throw_invalid(key, "unknown parameter (options: dry_run, atomic)");
+    }
+  }
   if (const auto v = c.param("dry_run")) options.dry_run = parse_bool_param("dry_run", *v);
   if (const auto v = c.param("atomic")) options.atomic = parse_bool_param("atomic", *v);
   options.max_errors_kept = 1000;
@@ -387,7 +402,7 @@ void Api::import_numbers(Context& c) {
     app::csv::import_csv(in, rot_, options, summary);
   } catch (const app::csv::FormatError& e) {
     set_error(c.res, http::status::bad_request, "invalid_csv", "csv",
-              "csv: line " + std::to_string(e.line()) + ": " + e.what());
+              "csv: line " + std::to_string(e.line()) + ": " + e.reason());
     return;
   }
   boost::json::array errors;

@@ -305,9 +305,10 @@ Outcome outcome_from(std::optional<std::string_view> disposition,
     const std::string d = lower(*disposition);
     if (d == "answer") {
       o.disposition = "answered";
-    } else if (d == "noanswer" || d == "cancel") {
+    } else if (d == "noanswer" || d == "cancel" || d == "dontcall" || d == "torture") {
+      // DONTCALL/TORTURE: the callee's privacy manager turned the call away; it was not answered.
       o.disposition = "no_answer";
-    } else if (d == "congestion" || d == "chanunavail") {
+    } else if (d == "congestion" || d == "chanunavail" || d == "invalidargs") {
       o.disposition = "failed";
     } else {
       o.disposition = d;

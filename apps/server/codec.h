@@ -88,9 +88,10 @@ Number number_from_params(const std::vector<std::pair<std::string, std::string>>
 // max_concurrent; null limit = back to the default) to `number`. Unknown fields are a 400.
 void apply_patch(Number& number, const boost::json::object& patch);
 
-// Outcome from disposition/duration parameters. Asterisk DIALSTATUS names are accepted
-// (ANSWER -> answered, NOANSWER/CANCEL -> no_answer, BUSY -> busy, CONGESTION/CHANUNAVAIL ->
-// failed); other values are passed to the library, which validates them.
+// Outcome from disposition/duration parameters. Every Asterisk DIALSTATUS is accepted
+// (ANSWER -> answered, NOANSWER/CANCEL/DONTCALL/TORTURE -> no_answer, BUSY -> busy,
+// CONGESTION/CHANUNAVAIL/INVALIDARGS -> failed); other values are passed to the library, which
+// validates them.
 Outcome outcome_from(std::optional<std::string_view> disposition,
                      std::optional<std::string_view> duration);
 

@@ -152,7 +152,9 @@ void append_uint(std::string& out, std::size_t v) {
 
 // The response as bytes: what Beast's serializer writes for a string body, plus Server and Date,
 // appended to `out` (whose capacity each connection keeps, so the steady state allocates nothing).
-void serialize(const Response& res, std::string& out) {
+// The answer to a HEAD has the headers of the GET's, Content-Length included, and no body: a body
+// would be read as the start of the next response.
+void serialize(const Response& res, bool head, std::string& out) {
   const std::string_view reason = res.reason();
   const std::string_view body = res.body();
   out += res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
@@ -169,7 +171,7 @@ void serialize(const Response& res, std::string& out) {
     out += "\r\n";
   }
   out += "\r\n";
-  out += body;
+  if (!head) out += body;
 }
 
 }  // namespace
@@ -234,7 +236,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (srv_.stopping.load()) res.keep_alive(false);
     res.prepare_payload();
     out_.clear();
-    serialize(res, out_);
+    serialize(res, ex_->req.method() == http::verb::head, out_);
     state_ = State::kWriting;
     write(0);
   }

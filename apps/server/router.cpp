@@ -173,8 +173,13 @@ Router::Match Router::match(http::verb method, std::string_view path) const {
       ok = is_param(pat[j]) ? !segs[j].empty() : pat[j] == segs[j];
     }
     if (!ok) continue;
-    if (routes_[i].method != method) {
+    const bool head_as_get = method == http::verb::head && routes_[i].method == http::verb::get &&
+                             routes_[i].answers_head;
+    if (routes_[i].method != method && !head_as_get) {
       m.allowed.push_back(routes_[i].method);
+      if (routes_[i].method == http::verb::get && routes_[i].answers_head) {
+        m.allowed.push_back(http::verb::head);
+      }
       continue;
     }
     m.index = static_cast<int>(i);

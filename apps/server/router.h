@@ -92,6 +92,9 @@ struct Route {
   Handler handler;
   std::size_t body_limit = kDefaultBodyLimit;  // larger bodies get 413 before they are read
   BatchHandler batch_handler = nullptr;        // optional; see Exchange::batchable()
+  // A GET route also answers HEAD (the handler runs; the response goes without its body). False
+  // for a GET with effects (/next-cid leases), which answers HEAD with 405.
+  bool answers_head = true;
 };
 
 // One request on its way through the router: prepare() on the I/O thread, then run() on the

@@ -413,6 +413,21 @@ class BadInputTest(unittest.TestCase):
         status, body = MAIN.json("GET", "/api/numbers?area_code=212&area_code=646", admin=True)
         self.assertEqual(status, 200, body)
 
+    def test_an_error_names_the_parameter_the_client_sent(self):
+        for target, field in [("/api/numbers?prefix=21x", "prefix"),
+                              ("/api/numbers?caller_id_prefix=21x", "caller_id_prefix"),
+                              ("/api/numbers?colour=red", "colour")]:
+            status, body = MAIN.json("GET", target, admin=True)
+            self.assertEqual((status, body.get("field")), (400, field), body)
+        # "?" alone and a trailing "&" are no parameter at all.
+        for target in ("/api/numbers?", "/api/numbers?limit=1&"):
+            self.assertEqual(MAIN.json("GET", target, admin=True)[0], 200, target)
+        before = MAIN.stats()["numbers"]
+        status, body = MAIN.json("POST", "/api/numbers/import?dryrun=1", "2125550177\n",
+                                 admin=True)
+        self.assertEqual((status, body.get("field")), (400, "dryrun"), body)
+        self.assertEqual(MAIN.stats()["numbers"], before)
+
     def test_bad_input_table(self):
         import_numbers(MAIN, ["2125550199"], campaigns="bad")
         before = MAIN.stats()
@@ -467,6 +482,9 @@ class BadInputTest(unittest.TestCase):
             ("POST", "/api/numbers/import", "\x00\x01\x02binary", csv_h, True),
             ("POST", "/api/numbers/import", "2125550188,x,212,lots,,\n", csv_h, True),
             ("POST", "/api/numbers/import", "", csv_h, True),
+            # A misspelt option must not import for real.
+            ("POST", "/api/numbers/import?dryrun=1", "2125550188,x\n", csv_h, True),
+            ("GET", "/api/numbers?prefix=21x", None, {}, True),
             ("PATCH", "/api/numbers/2125550199", '{"active": "maybe"}', json_h, True),
             ("PATCH", "/api/numbers/2125550199", '{"daily_limit": -1}', json_h, True),
             ("PATCH", "/api/numbers/2125550199", "{", json_h, True),
@@ -559,6 +577,31 @@ class ProtocolTest(unittest.TestCase):
         self.assertEqual(json.loads(responses[4][2])["released"], 1)
         self.assertIn(b"cidrot_http_requests_total", responses[5][2])
         self.assertEqual(responses[5][1].get("connection"), "close")
+
+    def test_head_has_the_get_headers_and_no_body_and_never_leases(self):
+        import_numbers(MAIN, ["5035550100"], campaigns="head")
+        reqs = [
+            "HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n",
+            "HEAD /next-cid?to=5035551234&campaign=head HTTP/1.1\r\nHost: x\r\n\r\n",
+            "HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        ]
+        data = raw_exchange(MAIN.port, "".join(reqs).encode())
+        # Content-Length framing would misread the stream if a HEAD answer carried a body:
+        # read it header by header instead.
+        heads = data.split(b"\r\n\r\n")
+        self.assertEqual(len(heads), 5, data)
+        statuses = [int(h.split(b" ")[1]) for h in heads[:4]]
+        self.assertEqual(statuses, [200, 405, 404, 200])
+        self.assertIn(b"Allow: GET", heads[1])
+        get_len = int(re.search(rb"Content-Length: (\d+)", heads[3]).group(1))
+        self.assertEqual(int(re.search(rb"Content-Length: (\d+)", heads[0]).group(1)), get_len)
+        self.assertEqual(json.loads(heads[4])["status"], "healthy")
+        # The 405 leased nothing: the number is still free.
+        status, body = MAIN.json("GET", "/next-cid?to=5035551234&campaign=head")
+        self.assertEqual((status, body.get("caller_id")), (200, "5035550100"))
+        status, _, _ = MAIN.request("POST", "/health")
+        self.assertEqual(status, 405)
 
     def test_large_answer_to_a_slow_reader_then_the_next_request(self):
         # A listing larger than the socket buffers: the server sends what the socket takes, the

@@ -78,7 +78,12 @@ TEST_CASE("router: 404, 405 with Allow, path parameters", "[server]") {
   CHECK(f.get("/next-cid/").result() == http::status::not_found);
   const auto r = f.call(http::verb::put, "/api/numbers/2125550100", "", true);
   CHECK(r.result() == http::status::method_not_allowed);
-  CHECK(std::string(r[http::field::allow]) == "GET, PATCH, DELETE");
+  CHECK(std::string(r[http::field::allow]) == "GET, HEAD, PATCH, DELETE");
+  // HEAD runs a GET route, but not /next-cid's: a HEAD must not lease.
+  CHECK(f.call(http::verb::head, "/health", "", false).result() == http::status::ok);
+  const auto h = f.call(http::verb::head, "/next-cid?to=2125551234&campaign=c", "", false);
+  CHECK(h.result() == http::status::method_not_allowed);
+  CHECK(std::string(h[http::field::allow]) == "GET");
   f.add("2125550100");
   const auto g = f.call(http::verb::get, "/api/numbers/%2B1%20212%20555%200100", "", true);
   REQUIRE(g.result() == http::status::ok);
@@ -416,6 +421,14 @@ TEST_CASE("codec helpers", "[server]") {
   CHECK(outcome_from(std::string_view("NOANSWER"), std::string_view("0")).disposition ==
         "no_answer");
   CHECK(outcome_from(std::string_view("CHANUNAVAIL"), std::nullopt).disposition == "failed");
+  // Every DIALSTATUS Asterisk's Dial() sets maps to an outcome: a dialplan that posts it raw
+  // must never have its release refused.
+  for (const char* status : {"ANSWER", "BUSY", "NOANSWER", "CANCEL", "CONGESTION", "CHANUNAVAIL",
+                             "DONTCALL", "TORTURE", "INVALIDARGS"}) {
+    const auto d = outcome_from(std::string_view(status), std::nullopt).disposition;
+    CAPTURE(status);
+    CHECK((d == "answered" || d == "no_answer" || d == "busy" || d == "failed"));
+  }
   CHECK(outcome_from(std::nullopt, std::string_view("30")).duration_s == 30);
   const Error e(ErrorCode::kInvalidArgument, "destination: too short", "destination");
   const Error renamed = rename_field(e, "destination", "to");
