@@ -77,7 +77,9 @@ po::options_description global_options() {
       "IANA zone the hourly/daily caps count in (default: $CIDROT_TIME_ZONE, else the host's)")(
       "env-file", po::value<std::string>()->value_name("FILE"),
       "read settings from FILE (default: $CIDROT_ENV_FILE, else ./.env when it exists)")(
-      "help,h", "show help");
+      "campaigns-file", po::value<std::string>()->value_name("FILE"),
+      "per-campaign settings (tiers, lease_ttl, ...) as the server reads them (default: "
+      "$CIDROT_CAMPAIGNS)")("help,h", "show help");
   return d;
 }
 
@@ -93,7 +95,7 @@ void print_usage(std::ostream& out) {
       << global_options() << '\n'
       << "Environment (also read from ./.env, or the file --env-file or CIDROT_ENV_FILE names):\n"
          "  CIDROT_STORE, CIDROT_DATA_DIR, CIDROT_TIME_ZONE, DEFAULT_DAILY_LIMIT,\n"
-         "  DEFAULT_HOURLY_LIMIT, RESERVATION_TTL_SECONDS\n\n"
+         "  DEFAULT_HOURLY_LIMIT, RESERVATION_TTL_SECONDS, CIDROT_CAMPAIGNS\n\n"
          "Exit status: 0 ok, 1 usage error, 2 no caller-ID available, 3 store error,\n"
          "4 import rows rejected, 5 number not found.\n\n"
          "Run 'cidrot COMMAND --help' for a command's options.\n";
@@ -113,6 +115,9 @@ app::AppConfig load_settings(Io& io, const po::variables_map& vm) {
   if (vm.count("time-zone"))
     options.overrides["CIDROT_TIME_ZONE"] = vm["time-zone"].as<std::string>();
   if (vm.count("env-file")) options.overrides["CIDROT_ENV_FILE"] = vm["env-file"].as<std::string>();
+  if (vm.count("campaigns-file")) {
+    options.overrides["CIDROT_CAMPAIGNS"] = vm["campaigns-file"].as<std::string>();
+  }
   app::AppConfig config = app::load_config(options);
   for (const std::string& w : config.warnings) io.err << "cidrot: warning: " << w << '\n';
   return config;
@@ -201,6 +206,7 @@ Rotator& Session::rotator() {
   if (!rotator_) {
     std::shared_ptr<Store> store = io.store ? io.store : open_store(config.store);
     rotator_ = std::make_unique<Rotator>(std::move(store), app::rotator_options(config), io.clock);
+    app::apply_campaigns(*rotator_, config);
   }
   return *rotator_;
 }

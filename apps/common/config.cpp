@@ -3,9 +3,15 @@
 #include "cidrot_app/config.h"
 
 #include <algorithm>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 #include <cctype>
+#include <cerrno>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 
@@ -121,6 +127,10 @@ const std::vector<ConfigKey>& config_keys() {
        "IANA zone of the hour/day windows (default: the host's zone)"},
       {"CIDROT_THREADS", {}, "--threads", "store worker threads (0 = automatic)"},
       {"LOG_LEVEL", {}, "--log-level", "DEBUG, INFO, WARNING, ERROR or OFF (default INFO)"},
+      {"CIDROT_CAMPAIGNS",
+       {},
+       "--campaigns-file",
+       "JSON file of per-campaign settings: tiers, nearby_radius_km, nearby_max, lease_ttl"},
       {kEnvFileKey, {}, "--env-file", ".env file to read (default ./.env when it exists)"},
   };
   return keys;
@@ -248,7 +258,14 @@ AppConfig load_config(const LoadOptions& options) {
       cfg.time_zone = v;
     } else if (key == "CIDROT_THREADS") {
       cfg.threads = static_cast<int>(parse_int(key, v, r.origin, 0, 256));
+    } else if (key == "CIDROT_CAMPAIGNS") {
+      cfg.campaigns_file = v;
     }
+  }
+  if (!cfg.campaigns_file.empty()) {
+    // After the loop: a campaign without lease_ttl takes RESERVATION_TTL_SECONDS, from any source.
+    cfg.campaigns =
+        read_campaigns_file(cfg.campaigns_file, std::chrono::seconds(cfg.reservation_ttl_s));
   }
 
   if (cfg.store.empty()) {
@@ -280,6 +297,86 @@ RotatorOptions rotator_options(const AppConfig& config) {
   o.default_hourly_limit = config.default_hourly_limit;
   o.campaign_defaults.lease_ttl = std::chrono::seconds(config.reservation_ttl_s);
   return o;
+}
+
+std::vector<CampaignSettings> read_campaigns_file(const std::string& path,
+                                                  std::chrono::seconds default_ttl) {
+  const std::string where = "CIDROT_CAMPAIGNS: " + path + ": ";
+  auto bad = [&](const std::string& message) -> Error {
+    return Error(ErrorCode::kInvalidArgument, where + message, "CIDROT_CAMPAIGNS");
+  };
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw bad("cannot read: is a directory");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw bad(std::string("cannot read: ") + std::strerror(errno));
+  std::string text(kMaxCampaignsFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxCampaignsFileBytes) {
+    throw bad("larger than " + std::to_string(kMaxCampaignsFileBytes) + " bytes");
+  }
+  boost::json::error_code jec;
+  const boost::json::value doc = boost::json::parse(text, jec);
+  if (jec) throw bad("not valid JSON (" + jec.message() + ")");
+  if (!doc.is_object()) {
+    throw bad("expected an object of campaigns, e.g. {\"sales\": {\"tiers\": [\"same_npa\"]}}");
+  }
+  if (doc.as_object().size() > kMaxCampaigns) {
+    throw bad("more than " + std::to_string(kMaxCampaigns) + " campaigns");
+  }
+  std::vector<CampaignSettings> out;
+  for (const auto& [name, value] : doc.as_object()) {
+    const std::string campaign = "campaign '" + std::string(name).substr(0, 64) + "': ";
+    if (!value.is_object()) throw bad(campaign + "expected an object of settings");
+    CampaignSettings s;
+    s.name = std::string(name);
+    s.lease_ttl = default_ttl;
+    // Whole numbers only; anything outside int32 is left for the Rotator's range check to name.
+    auto integer = [&](std::string_view key, const boost::json::value& v) -> std::int32_t {
+      if (!v.is_int64() && !v.is_uint64())
+        throw bad(campaign + std::string(key) + ": expected an integer");
+      const std::int64_t n = v.is_int64() ? v.as_int64() : INT64_MAX;
+      return static_cast<std::int32_t>(std::clamp<std::int64_t>(n, INT32_MIN, INT32_MAX));
+    };
+    for (const auto& [key, v] : value.as_object()) {
+      if (key == "tiers") {
+        if (!v.is_array()) throw bad(campaign + "tiers: expected a list of tier names");
+        s.tiers.clear();
+        for (const auto& t : v.as_array()) {
+          if (!t.is_string()) throw bad(campaign + "tiers: expected a list of tier names");
+          try {
+            s.tiers.push_back(parse_tier(std::string(t.as_string())));
+          } catch (const Error& e) {
+            throw bad(campaign + e.what());
+          }
+        }
+      } else if (key == "nearby_radius_km") {
+        s.nearby_radius_km = integer(key, v);
+      } else if (key == "nearby_max") {
+        s.nearby_max = integer(key, v);
+      } else if (key == "lease_ttl") {
+        s.lease_ttl = std::chrono::seconds(integer(key, v));
+      } else {
+        throw bad(campaign + "unknown key '" + std::string(key).substr(0, 64) +
+                  "' (known: tiers, nearby_radius_km, nearby_max, lease_ttl)");
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void apply_campaigns(Rotator& rotator, const AppConfig& config) {
+  for (const CampaignSettings& s : config.campaigns) {
+    try {
+      rotator.set_campaign(s);
+    } catch (const Error& e) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "CIDROT_CAMPAIGNS: " + config.campaigns_file + ": campaign '" +
+                      s.name.substr(0, 64) + "': " + e.what(),
+                  "CIDROT_CAMPAIGNS");
+    }
+  }
 }
 
 ListenAddress parse_listen(std::string_view text) {
@@ -347,6 +444,13 @@ std::string describe(const AppConfig& c) {
   line("CIDROT_TIME_ZONE", c.time_zone);
   line("CIDROT_THREADS", std::to_string(c.threads));
   line("LOG_LEVEL", log_level_name(c.log_level));
+  line("CIDROT_CAMPAIGNS", c.campaigns_file);
+  for (const CampaignSettings& s : c.campaigns) {
+    out << "#   campaign " << s.name << ": tiers=";
+    for (std::size_t i = 0; i < s.tiers.size(); ++i) out << (i ? "," : "") << tier_name(s.tiers[i]);
+    out << " nearby_radius_km=" << s.nearby_radius_km << " nearby_max=" << s.nearby_max
+        << " lease_ttl=" << s.lease_ttl.count() << "\n";
+  }
   if (!c.env_file.empty()) out << "# read " << c.env_file << "\n";
   return out.str();
 }

@@ -260,13 +260,28 @@ int server_main(int argc, char** argv) {
             "URL to keep them");
   }
 
-  std::unique_ptr<Rotator> rotator;
+  std::shared_ptr<Store> store;
   try {
-    rotator = std::make_unique<Rotator>(open_store(cfg.store), app::rotator_options(cfg));
+    store = open_store(cfg.store);
   } catch (const Error& e) {
     std::fprintf(stderr, "cidrot-server: cannot open the store %s: %s\n",
                  app::redact_store_url(cfg.store).c_str(), e.what());
     return e.code() == ErrorCode::kInvalidArgument || e.code() == ErrorCode::kUnsupported ? 2 : 1;
+  }
+  std::unique_ptr<Rotator> rotator;
+  try {
+    // What the Rotator refuses here (an unknown time zone, a campaign's settings) is
+    // configuration, not the store.
+    rotator = std::make_unique<Rotator>(std::move(store), app::rotator_options(cfg));
+    app::apply_campaigns(*rotator, cfg);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "cidrot-server: configuration: %s\n", e.what());
+    return 2;
+  }
+  if (!cfg.campaigns.empty()) {
+    std::string names;
+    for (const auto& c : cfg.campaigns) names += (names.empty() ? "" : ", ") + c.name;
+    log.log(LogLevel::kInfo, "campaign settings from " + cfg.campaigns_file + ": " + names);
   }
 
   // One write before listening: it drops leases that expired while no server ran and makes the

@@ -1,8 +1,11 @@
 // Copyright (c) libcidrot authors. SPDX-License-Identifier: MIT
 // cidrot::cli::run() in-process over one shared memory:// store per test, with a manual clock:
 // every command's happy path and error paths, exit codes, and the --json shapes.
+#include <unistd.h>
+
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <map>
 #include <sstream>
 #include <string>
@@ -245,6 +248,25 @@ TEST_CASE("run: next prints the caller-ID or the HTTP API's object; denial is ex
   // An expired lease frees its number by itself.
   cli.clock->advance(std::chrono::seconds(11));
   CHECK(cli({"next", "--to", "2125550199", "--campaign", "sales"}).out == "6465550100\n");
+
+  SECTION("campaign settings from --campaigns-file (CIDROT_CAMPAIGNS)") {
+    const std::string path = "/tmp/cidrot_cli_campaigns_" + std::to_string(::getpid()) + ".json";
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    REQUIRE(f);
+    std::fputs(R"({"local": {"tiers": ["same_npa"]}})", f);
+    std::fclose(f);
+    // 310 has no number: "local" stops at the destination's own area code.
+    r = cli(
+        {"next", "--to", "3105550199", "--campaign", "local", "--campaigns-file", path, "--json"});
+    CHECK(r.code == 2);
+    CHECK(parse_object(r.out).at("reason") == "no_match_in_scope");
+    cli.env["CIDROT_CAMPAIGNS"] = path;
+    CHECK(cli({"next", "--to", "3105550199", "--campaign", "local"}).code == 2);
+    std::remove(path.c_str());
+    r = cli({"next", "--to", "3105550199", "--campaign", "local"});
+    CHECK(r.code == 1);
+    CHECK_THAT(r.err, Catch::Contains("CIDROT_CAMPAIGNS: " + path + ": cannot read"));
+  }
 
   SECTION("bad input") {
     CHECK(cli({"next", "--to", "911", "--campaign", "sales"}).code == 1);

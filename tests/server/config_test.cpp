@@ -213,3 +213,97 @@ TEST_CASE("parse_listen and find_config_key", "[config]") {
   CHECK(cidrot::app::redact_store_url("postgresql://u:pw@h/db") == "postgresql://u:***@h/db");
   CHECK(cidrot::app::redact_store_url("sqlite:///a@b/c.db") == "sqlite:///a@b/c.db");
 }
+
+TEST_CASE("CIDROT_CAMPAIGNS: a JSON file of campaign settings, applied to the Rotator",
+          "[config][campaigns]") {
+  using cidrot::Tier;
+  const std::string path = write_temp(R"({
+    "local": {"tiers": ["same_npa", "overlay"], "lease_ttl": 600},
+    "wide": {"nearby_radius_km": 400, "nearby_max": 5}
+  })");
+  const AppConfig c = cidrot::app::load_config(
+      with_env({{"CIDROT_CAMPAIGNS", path}, {"RESERVATION_TTL_SECONDS", "120"}}));
+  CHECK(c.campaigns_file == path);
+  CHECK(c.origin.at("CIDROT_CAMPAIGNS") == "environment");
+  REQUIRE(c.campaigns.size() == 2);
+  const auto& local = c.campaigns[0].name == "local" ? c.campaigns[0] : c.campaigns[1];
+  const auto& wide = c.campaigns[0].name == "local" ? c.campaigns[1] : c.campaigns[0];
+  CHECK(local.tiers == std::vector<Tier>{Tier::kSameNpa, Tier::kOverlay});
+  CHECK(local.lease_ttl.count() == 600);
+  // Left out: CampaignSettings' defaults, and the configured TTL.
+  CHECK(wide.tiers == cidrot::CampaignSettings{}.tiers);
+  CHECK(wide.nearby_radius_km == 400);
+  CHECK(wide.nearby_max == 5);
+  CHECK(wide.lease_ttl.count() == 120);
+
+  cidrot::Rotator rot(cidrot::open_store("memory://"), cidrot::app::rotator_options(c));
+  cidrot::app::apply_campaigns(rot, c);
+  CHECK(rot.campaign("local").tiers == local.tiers);
+  CHECK(rot.campaign("local").lease_ttl.count() == 600);
+  CHECK(rot.campaign("wide").nearby_max == 5);
+  CHECK(rot.campaign("other").lease_ttl.count() == 120);  // no settings: the defaults
+  CHECK_THAT(cidrot::app::describe(c), Catch::Contains("campaign local: tiers=same_npa,overlay "
+                                                       "nearby_radius_km=250 nearby_max=10 "
+                                                       "lease_ttl=600"));
+  std::remove(path.c_str());
+}
+
+TEST_CASE("CIDROT_CAMPAIGNS: every error names the file, the campaign and the key",
+          "[config][campaigns]") {
+  struct Case {
+    const char* text;
+    const char* expect;
+  };
+  const Case read_cases[] = {
+      {"{", "not valid JSON"},
+      {"[]", "expected an object of campaigns"},
+      {R"({"sales": 5})", "campaign 'sales': expected an object of settings"},
+      {R"({"sales": {"tier": ["any"]}})", "campaign 'sales': unknown key 'tier'"},
+      {R"({"sales": {"tiers": "any"}})", "campaign 'sales': tiers: expected a list"},
+      {R"({"sales": {"tiers": ["same_npa", 3]}})", "campaign 'sales': tiers: expected a list"},
+      {R"({"sales": {"tiers": ["near"]}})", "campaign 'sales': tiers:"},
+      {R"({"sales": {"lease_ttl": "10m"}})", "campaign 'sales': lease_ttl: expected an integer"},
+      {R"({"sales": {"nearby_max": 2.5}})", "campaign 'sales': nearby_max: expected an integer"},
+  };
+  for (const auto& c : read_cases) {
+    INFO(c.text);
+    const std::string path = write_temp(c.text);
+    std::string field;
+    CHECK_THAT(error_of(
+                   [&] {
+                     cidrot::app::load_config(with_env({{"CIDROT_CAMPAIGNS", path}}));
+                   },
+                   &field),
+               Catch::StartsWith("CIDROT_CAMPAIGNS: " + path + ": ") && Catch::Contains(c.expect));
+    CHECK(field == "CIDROT_CAMPAIGNS");
+    std::remove(path.c_str());
+  }
+  CHECK_THAT(error_of([] {
+               cidrot::app::load_config(with_env({{"CIDROT_CAMPAIGNS", "/nonexistent/c.json"}}));
+             }),
+             Catch::Contains("/nonexistent/c.json: cannot read"));
+  CHECK_THAT(error_of([] {
+               cidrot::app::load_config(with_env({{"CIDROT_CAMPAIGNS", "/tmp"}}));
+             }),
+             Catch::Contains("/tmp: cannot read"));
+
+  // Ranges are the Rotator's: refused when applied, naming the campaign.
+  const Case apply_cases[] = {
+      {R"({"sales": {"lease_ttl": 0}})", "campaign 'sales': lease_ttl: must be 1..86400"},
+      {R"({"sales": {"nearby_max": 99999999999}})", "campaign 'sales': nearby_max: must be in"},
+      {R"({"sales": {"tiers": []}})", "campaign 'sales': tiers: must name at least one tier"},
+      {R"({"sales": {"tiers": ["any", "any"]}})", "tiers: lists 'any' twice"},
+      {R"({"no spaces": {}})", "campaign 'no spaces': name:"},
+  };
+  for (const auto& c : apply_cases) {
+    INFO(c.text);
+    const std::string path = write_temp(c.text);
+    const AppConfig cfg = cidrot::app::load_config(with_env({{"CIDROT_CAMPAIGNS", path}}));
+    cidrot::Rotator rot(cidrot::open_store("memory://"), cidrot::app::rotator_options(cfg));
+    std::string field;
+    CHECK_THAT(error_of([&] { cidrot::app::apply_campaigns(rot, cfg); }, &field),
+               Catch::StartsWith("CIDROT_CAMPAIGNS: " + path + ": ") && Catch::Contains(c.expect));
+    CHECK(field == "CIDROT_CAMPAIGNS");
+    std::remove(path.c_str());
+  }
+}

@@ -10,6 +10,7 @@ library is used (PyYAML when present, else a small reader for docs/openapi.yaml)
 """
 
 import argparse
+import datetime
 import http.client
 import json
 import os
@@ -941,6 +942,41 @@ class LimitsAndShutdownTest(unittest.TestCase):
                 self.assertEqual(s.stop(), 0)
                 s.cleanup()
         self.assertEqual(rows, {"100": 0, "0": 3})
+
+    def test_campaign_settings_from_a_file(self):
+        d = tempfile.mkdtemp(prefix="cidrot-campaigns-")
+        path = os.path.join(d, "campaigns.json")
+        with open(path, "w") as f:
+            json.dump({"local": {"tiers": ["same_npa"], "lease_ttl": 45}}, f)
+        s = Server(env={"CIDROT_CAMPAIGNS": path})
+        try:
+            self.assertIn("campaign settings from " + path + ": local", s.logs())
+            import_numbers(s, ["2125550100", "2125550101"])  # numbers for every campaign
+            # "local" stops at the destination's own area code; a campaign without settings
+            # climbs the whole ladder to "any".
+            status, body = s.json("GET", "/next-cid?to=3105551234&campaign=local")
+            self.assertEqual((status, body.get("reason")), (409, "no_match_in_scope"), body)
+            status, body = s.json("GET", "/next-cid?to=3105551234&campaign=other")
+            self.assertEqual((status, body["match"]), (200, "any"), body)
+            status, body = s.json("GET", "/next-cid?to=2125551234&campaign=local")
+            self.assertEqual((status, body["match"]), (200, "same_npa"), body)
+            held = next(r for r in s.json("GET", "/api/reservations", admin=True)[1]["items"]
+                        if r["caller_id"] == body["caller_id"])
+            lease_s = (datetime.datetime.fromisoformat(held["expires_at"].replace("Z", "+00:00")) -
+                       datetime.datetime.fromisoformat(held["leased_at"].replace("Z", "+00:00")))
+            self.assertEqual(lease_s.total_seconds(), 45)  # the campaign's lease_ttl
+        finally:
+            self.assertEqual(s.stop(), 0)
+            s.cleanup()
+        # A bad file stops the server at start (exit 2) with a message naming campaign and key.
+        with open(path, "w") as f:
+            json.dump({"local": {"lease_ttl": 0}}, f)
+        bad = subprocess.run([SERVER, "--campaigns-file", path, "--listen", "127.0.0.1:0"],
+                             capture_output=True, text=True, timeout=30, cwd=d,
+                             env={"PATH": os.environ.get("PATH", ""), "CIDROT_STORE": "memory://"})
+        self.assertEqual(bad.returncode, 2, bad.stderr)
+        self.assertIn("campaign 'local': lease_ttl: must be 1..86400", bad.stderr)
+        shutil.rmtree(d, ignore_errors=True)
 
     def test_admin_routes_refuse_without_a_token(self):
         s = Server(token=None)

@@ -18,6 +18,7 @@
 #ifndef CIDROT_APP_CONFIG_H_
 #define CIDROT_APP_CONFIG_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -63,17 +64,19 @@ enum class LogLevel { kDebug, kInfo, kWarning, kError, kOff };
 const char* log_level_name(LogLevel level) noexcept;
 
 struct AppConfig {
-  std::string admin_token;                // ADMIN_TOKEN; "" = admin routes refuse
-  std::int64_t reservation_ttl_s = 300;   // RESERVATION_TTL_SECONDS, 1..86400
-  std::int64_t default_daily_limit = 0;   // DEFAULT_DAILY_LIMIT, 0 = no cap
-  std::int64_t default_hourly_limit = 0;  // DEFAULT_HOURLY_LIMIT, 0 = no cap
-  std::int64_t rate_limit_per_agent = 0;  // RATE_LIMIT_PER_AGENT, /next-cid per minute; 0 = off
-  LogLevel log_level = LogLevel::kInfo;   // LOG_LEVEL: DEBUG, INFO, WARNING, ERROR, OFF
-  std::string store;                      // CIDROT_STORE; default cidrot::default_store_url()
-  std::string listen = "127.0.0.1:8000";  // CIDROT_LISTEN, host:port or [v6]:port
-  std::string time_zone;                  // CIDROT_TIME_ZONE, IANA name; "" = host zone
-  int threads = 0;                        // CIDROT_THREADS: store worker threads, 0 = auto
-  std::string env_file;                   // the .env file actually read, "" when none
+  std::string admin_token;                  // ADMIN_TOKEN; "" = admin routes refuse
+  std::int64_t reservation_ttl_s = 300;     // RESERVATION_TTL_SECONDS, 1..86400
+  std::int64_t default_daily_limit = 0;     // DEFAULT_DAILY_LIMIT, 0 = no cap
+  std::int64_t default_hourly_limit = 0;    // DEFAULT_HOURLY_LIMIT, 0 = no cap
+  std::int64_t rate_limit_per_agent = 0;    // RATE_LIMIT_PER_AGENT, /next-cid per minute; 0 = off
+  LogLevel log_level = LogLevel::kInfo;     // LOG_LEVEL: DEBUG, INFO, WARNING, ERROR, OFF
+  std::string store;                        // CIDROT_STORE; default cidrot::default_store_url()
+  std::string listen = "127.0.0.1:8000";    // CIDROT_LISTEN, host:port or [v6]:port
+  std::string time_zone;                    // CIDROT_TIME_ZONE, IANA name; "" = host zone
+  int threads = 0;                          // CIDROT_THREADS: store worker threads, 0 = auto
+  std::string env_file;                     // the .env file actually read, "" when none
+  std::string campaigns_file;               // CIDROT_CAMPAIGNS: JSON file of campaign settings
+  std::vector<CampaignSettings> campaigns;  // read from it; applied by apply_campaigns()
 
   // Where each key's value came from: "default", "<file>:<line>", "environment", "flag".
   std::map<std::string, std::string> origin;
@@ -112,6 +115,27 @@ AppConfig load_config(const LoadOptions& options = {});
 // RotatorOptions from the configuration: time zone, default limits, lease TTL for campaigns
 // without settings of their own. Never throws (the Rotator validates the time zone).
 RotatorOptions rotator_options(const AppConfig& config);
+
+// Bounds on a campaigns file (CIDROT_CAMPAIGNS).
+inline constexpr std::size_t kMaxCampaignsFileBytes = 1024 * 1024;
+inline constexpr std::size_t kMaxCampaigns = 10000;
+
+// Reads per-campaign settings from a JSON file:
+//   {"sales": {"tiers": ["same_npa", "overlay", "state"], "lease_ttl": 600},
+//    "support": {"nearby_radius_km": 400, "nearby_max": 5}}
+// Every key of a campaign is optional; what is left out keeps CampaignSettings' default, with
+// lease_ttl = `default_ttl`. Tier names as tier_name() spells them. Ranges are the Rotator's and
+// are checked by apply_campaigns(). Throws Error(kInvalidArgument, field "CIDROT_CAMPAIGNS") whose
+// message names the file (and the campaign and key) for a file that cannot be read, is larger
+// than kMaxCampaignsFileBytes, is not such an object, or has an unknown key or a wrong type.
+std::vector<CampaignSettings> read_campaigns_file(const std::string& path,
+                                                  std::chrono::seconds default_ttl);
+
+// Gives `rotator` the settings of every campaign in config.campaigns. Throws
+// Error(kInvalidArgument, field "CIDROT_CAMPAIGNS") naming the file and campaign when the Rotator
+// refuses one (a bad name, an empty or repeated tier list, a value out of range); campaigns
+// before it are applied. Call it before serving: set_campaign is not meant for the hot path.
+void apply_campaigns(Rotator& rotator, const AppConfig& config);
 
 // host and port of a listen address: "127.0.0.1:8000", "[::1]:8000", "0.0.0.0:80", ":8000"
 // (= 127.0.0.1). Throws Error(kInvalidArgument, field "CIDROT_LISTEN").
