@@ -249,7 +249,9 @@ AppConfig load_config(const LoadOptions& options) {
       try {
         parse_listen(v);
       } catch (const Error& e) {
-        bad_value(key, r.origin, e.what());
+        std::string why = e.what();  // "CIDROT_LISTEN: ...": bad_value names the key itself
+        if (why.rfind(key + ": ", 0) == 0) why.erase(0, key.size() + 2);
+        bad_value(key, r.origin, why);
       }
       cfg.listen = v;
     } else if (key == "CIDROT_TIME_ZONE") {

@@ -4,6 +4,8 @@
 // so a value never depends on the environment it is read in.
 
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -157,7 +159,8 @@ std::vector<DotenvEntry> parse_dotenv(std::string_view text, const std::string& 
 std::vector<DotenvEntry> read_dotenv_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw Error(ErrorCode::kInvalidArgument, "env_file: cannot open '" + path + "'", "env_file");
+    throw Error(ErrorCode::kInvalidArgument,
+                "CIDROT_ENV_FILE: cannot open '" + path + "': " + std::strerror(errno), "env_file");
   }
   std::string text;
   text.resize(kMaxDotenvBytes + 1);

@@ -210,6 +210,15 @@ int server_main(int argc, char** argv) {
     std::string value;
     const auto eq = arg.find('=');
     const std::string name = arg.substr(0, eq);
+    const bool known =
+        name.rfind("--", 0) == 0 && (app::find_config_key(name) != nullptr ||
+                                     std::any_of(std::begin(int_flags), std::end(int_flags),
+                                                 [&](const auto& f) { return name == f.name; }));
+    if (!known) {
+      // Before "needs a value": a typo or a flag of another program is what to report.
+      std::fprintf(stderr, "cidrot-server: unknown option '%s' (see --help)\n", name.c_str());
+      return 2;
+    }
     if (eq != std::string::npos) {
       value = arg.substr(eq + 1);
     } else if (i + 1 < argc) {
@@ -230,12 +239,7 @@ int server_main(int argc, char** argv) {
       flag->set(v);
       continue;
     }
-    const app::ConfigKey* key = name.rfind("--", 0) == 0 ? app::find_config_key(name) : nullptr;
-    if (key == nullptr) {
-      std::fprintf(stderr, "cidrot-server: unknown option '%s' (see --help)\n", name.c_str());
-      return 2;
-    }
-    load.overrides[key->name] = value;
+    load.overrides[app::find_config_key(name)->name] = value;
   }
 
   app::AppConfig cfg;

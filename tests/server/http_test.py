@@ -968,6 +968,15 @@ class LimitsAndShutdownTest(unittest.TestCase):
         finally:
             self.assertEqual(s.stop(), 0)
             s.cleanup()
+        # An unknown option is named as such, value or not; a known one without a value says so.
+        for args, message in ((["--bogus"], "unknown option '--bogus'"),
+                              (["--bogus", "1"], "unknown option '--bogus'"),
+                              (["--listen"], "--listen needs a value"),
+                              (["--listen", "nohost"], "configuration: flag: CIDROT_LISTEN: missing "
+                                                       "port (expected")):
+            bad = subprocess.run([SERVER, *args], capture_output=True, text=True, timeout=10)
+            self.assertEqual(bad.returncode, 2, args)
+            self.assertIn(message, bad.stderr)
         # A bad file stops the server at start (exit 2) with a message naming campaign and key.
         with open(path, "w") as f:
             json.dump({"local": {"lease_ttl": 0}}, f)
