@@ -31,7 +31,8 @@ std::vector<std::string> route_labels(const Router& router) {
 
 Metrics::Metrics(std::vector<std::string> labels)
     : labels_(std::move(labels)), requests_(std::make_unique<Row[]>(labels_.size() + 1)) {
-  labels_.push_back(route_label("", "other"));
+  // Requests no route matched (404, 405, unparseable): any method, so one fixed label set.
+  labels_.push_back(route_label("other", "other"));
 }
 
 void Metrics::count_request(int route_index, unsigned status) noexcept {

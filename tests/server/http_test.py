@@ -577,6 +577,8 @@ class ProtocolTest(unittest.TestCase):
         self.assertEqual([r[0] for r in responses[4:]], [200, 200])
         self.assertEqual(json.loads(responses[4][2])["released"], 1)
         self.assertIn(b"cidrot_http_requests_total", responses[5][2])
+        self.assertIn(b'cidrot_http_requests_total{method="other",route="other",status="404"}',
+                      responses[5][2])
         self.assertEqual(responses[5][1].get("connection"), "close")
 
     def test_head_has_the_get_headers_and_no_body_and_never_leases(self):
