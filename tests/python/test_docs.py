@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,3 +37,19 @@ def test_dialer_example_runs() -> None:
 def test_testing_example_runs() -> None:
     (code,) = python_blocks("## Testing code that uses cidrot")
     exec(compile("import datetime\nimport cidrot\n" + code, str(DOC), "exec"), {})
+
+
+@pytest.mark.skipif(not DOC.is_file(), reason="docs/ not next to the tests")
+def test_examples_type_check(tmp_path) -> None:
+    # The docs say the stubs let mypy check real use: their own examples must pass it.
+    pytest.importorskip("mypy")
+    (dialer,) = python_blocks("## Complete example")
+    (testing,) = python_blocks("## Testing code that uses cidrot")
+    files = [tmp_path / "dialer.py", tmp_path / "testing.py"]
+    files[0].write_text(dialer)
+    files[1].write_text("import datetime\n\nimport cidrot\n\n" + testing)
+    run = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir",
+         str(tmp_path / "cache"), *map(str, files)],
+        capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr

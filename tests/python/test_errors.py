@@ -71,6 +71,8 @@ def test_bad_batch_writes_nothing(rot: cidrot.Rotator) -> None:
     e = info.value
     assert (e.index, e.field) == (1, "hourly_limit")
     assert str(e).startswith("numbers[1]: hourly_limit")
+    again = pickle.loads(pickle.dumps(e))  # what the index counts in survives pickling
+    assert (str(again), again.batch) == (str(e), "numbers")
     assert rot.list_numbers().total == 0
 
     cases = [

@@ -103,6 +103,7 @@ def test_next_batch_answers_each_call_as_next_would(rot: cidrot.Rotator) -> None
     # A bad call gets its error as a value, with its position; the others stand.
     assert isinstance(bad, cidrot.InvalidArgument) and bad.index == 2
     assert bad.field == "destination"
+    assert str(bad).startswith("calls[2]: destination:")  # what the index counts in
     assert isinstance(denied, cidrot.Denial) and denied.reason == "all_reserved"
     assert rot.stats().active_leases == 3
     with first:  # a batch's lease is a Lease like any other
@@ -124,6 +125,7 @@ def test_next_batch_refuses_unusable_calls_before_leasing(rot: cidrot.Rotator) -
         with pytest.raises(cidrot.InvalidArgument) as err:
             rot.next_batch(calls)
         assert err.value.index == index
+        assert str(err.value).startswith(f"calls[{index}]: ")
     with pytest.raises(cidrot.InvalidArgument):
         rot.next_batch("2125550199")
     with pytest.raises(cidrot.InvalidArgument):

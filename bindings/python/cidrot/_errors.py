@@ -18,7 +18,10 @@ class Error(Exception):
             the same names the HTTP API and the CLI use.
         field: the input field at fault ("destination", "hourly_limit", "url", ...), or None.
         message: the library's message, without the batch position.
-        index: for add_numbers()/import_csv(), the position of the offending item, else None.
+        index: for add_numbers()/import_csv()/next_batch(), the position of the offending item,
+            else None.
+        batch: what `index` counts in: "numbers" (add_numbers, import_csv) or "calls"
+            (next_batch); str(e) starts with "numbers[3]: " or "calls[3]: ".
     """
 
     code: str = "internal"
@@ -30,16 +33,18 @@ class Error(Exception):
         code: Optional[str] = None,
         field: Optional[str] = None,
         index: Optional[int] = None,
+        batch: str = "numbers",
     ) -> None:
         self.message = message
         self.code = code or type(self).code
         self.field = field
         self.index = index
-        super().__init__(message if index is None else f"numbers[{index}]: {message}")
+        self.batch = batch
+        super().__init__(message if index is None else f"{batch}[{index}]: {message}")
 
     def __reduce__(self) -> Tuple[object, Tuple[object, ...]]:
-        # Keeps code/field/index across pickling (multiprocessing, concurrent.futures).
-        return (_rebuild, (type(self), self.message, self.code, self.field, self.index))
+        # Keeps code/field/index/batch across pickling (multiprocessing, concurrent.futures).
+        return (_rebuild, (type(self), self.message, self.code, self.field, self.index, self.batch))
 
 
 class InvalidArgument(Error, ValueError):
@@ -91,11 +96,18 @@ _BY_CODE: Dict[str, Type[Error]] = {
 
 
 def _rebuild(
-    cls: Type[Error], message: str, code: str, field: Optional[str], index: Optional[int]
+    cls: Type[Error],
+    message: str,
+    code: str,
+    field: Optional[str],
+    index: Optional[int],
+    batch: str = "numbers",
 ) -> Error:
-    return cls(message, code=code, field=field, index=index)
+    return cls(message, code=code, field=field, index=index, batch=batch)
 
 
-def _from_native(code: str, message: str, field: Optional[str], index: Optional[int]) -> Error:
+def _from_native(
+    code: str, message: str, field: Optional[str], index: Optional[int], batch: str = "numbers"
+) -> Error:
     """Called by the extension to turn a cidrot::Error into the matching exception instance."""
-    return _BY_CODE.get(code, Error)(message, code=code, field=field, index=index)
+    return _BY_CODE.get(code, Error)(message, code=code, field=field, index=index, batch=batch)

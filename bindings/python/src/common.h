@@ -34,13 +34,17 @@ struct PyDenial {
 };
 
 // Sets the Python error indicator to the cidrot.Error subclass for e.code(). With `index`, the
-// error is about item `index` of a batch (add_numbers) and says so.
-void set_python_error(const Error& e, std::optional<std::size_t> index = std::nullopt);
+// error is about item `index` of a batch and says so: "numbers[3]: ..." (add_numbers) or, with
+// batch "calls", "calls[3]: ..." (next_batch).
+void set_python_error(const Error& e, std::optional<std::size_t> index = std::nullopt,
+                      const char* batch = "numbers");
 // The cidrot.Error subclass instance for e (not raised), as set_python_error() would set it.
-py::object python_error(const Error& e, std::optional<std::size_t> index = std::nullopt);
+py::object python_error(const Error& e, std::optional<std::size_t> index = std::nullopt,
+                        const char* batch = "numbers");
 // set_python_error() then throws py::error_already_set.
 [[noreturn]] void raise_python_error(const Error& e,
-                                     std::optional<std::size_t> index = std::nullopt);
+                                     std::optional<std::size_t> index = std::nullopt,
+                                     const char* batch = "numbers");
 // The Python type name of v, for error messages.
 std::string type_name(py::handle v);
 // Throws Error(kInvalidArgument) naming `field`.

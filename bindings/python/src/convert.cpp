@@ -144,16 +144,17 @@ void invalid(const std::string& field, const std::string& what) {
   throw Error(ErrorCode::kInvalidArgument, field + ": " + what, field);
 }
 
-py::object python_error(const Error& e, std::optional<std::size_t> index) {
+py::object python_error(const Error& e, std::optional<std::size_t> index, const char* batch) {
   py::object factory = py::module_::import("cidrot._errors").attr("_from_native");
   py::object index_obj = index ? py::object(py::int_(*index)) : py::object(py::none());
   return factory(error_code_name(e.code()), py::str(e.what()),
-                 e.field().empty() ? py::object(py::none()) : py::str(e.field()), index_obj);
+                 e.field().empty() ? py::object(py::none()) : py::str(e.field()), index_obj,
+                 py::str(batch));
 }
 
-void set_python_error(const Error& e, std::optional<std::size_t> index) {
+void set_python_error(const Error& e, std::optional<std::size_t> index, const char* batch) {
   try {
-    py::object exc = python_error(e, index);
+    py::object exc = python_error(e, index, batch);
     PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
   } catch (py::error_already_set& inner) {
     // cidrot._errors itself failed (broken install): surface that rather than hide the cause.
@@ -161,8 +162,8 @@ void set_python_error(const Error& e, std::optional<std::size_t> index) {
   }
 }
 
-void raise_python_error(const Error& e, std::optional<std::size_t> index) {
-  set_python_error(e, index);
+void raise_python_error(const Error& e, std::optional<std::size_t> index, const char* batch) {
+  set_python_error(e, index, batch);
   throw py::error_already_set();
 }
 

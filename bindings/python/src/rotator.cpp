@@ -218,7 +218,7 @@ py::list next_batch(const RotatorPtr& rot, const py::iterable& calls, const py::
     try {
       reqs.push_back(call_from_python(item, ttl));
     } catch (const Error& e) {
-      raise_python_error(e, reqs.size());
+      raise_python_error(e, reqs.size(), "calls");
     }
   }
   std::vector<LeaseResult> results(reqs.size());
@@ -235,11 +235,11 @@ py::list next_batch(const RotatorPtr& rot, const py::iterable& calls, const py::
       try {
         std::rethrow_exception(items[i].error);
       } catch (const Error& e) {
-        answer = python_error(e, i);
+        answer = python_error(e, i, "calls");
       } catch (const std::exception& e) {
-        answer = python_error(Error(ErrorCode::kInternal, e.what()), i);
+        answer = python_error(Error(ErrorCode::kInternal, e.what()), i, "calls");
       } catch (...) {
-        answer = python_error(Error(ErrorCode::kInternal, "unknown error"), i);
+        answer = python_error(Error(ErrorCode::kInternal, "unknown error"), i, "calls");
       }
     } else if (results[i]) {
       answer = py::cast(PyLease{std::move(*results[i].lease), rot, false});
