@@ -142,6 +142,7 @@ void Api::next_cid_answer(Context& c, const NextCid& n, const LeaseResult& resul
   writes_.ok(t1);
   dashboard_.live().observe(static_cast<bool>(result), t1 - t0, t1);
   if (result) {
+    if (metrics_) metrics_->count_grant();
     if (n.text) {
       c.text(http::status::ok, result.lease->number.caller_id);
     } else {

@@ -125,6 +125,10 @@ std::string Metrics::render(const StoreStats* stats) const {
            "\n";
   }
   out +=
+      "# HELP cidrot_leases_granted_total Leases this server granted since it started.\n"
+      "# TYPE cidrot_leases_granted_total counter\ncidrot_leases_granted_total " +
+      std::to_string(granted_.load(std::memory_order_relaxed)) + "\n";
+  out +=
       "# HELP cidrot_rate_limited_total /next-cid requests refused by RATE_LIMIT_PER_AGENT.\n"
       "# TYPE cidrot_rate_limited_total counter\ncidrot_rate_limited_total " +
       std::to_string(rate_limited_.load(std::memory_order_relaxed)) + "\n";
@@ -149,9 +153,11 @@ std::string Metrics::render(const StoreStats* stats) const {
         "# HELP cidrot_leases_active Unexpired, unreleased leases.\n"
         "# TYPE cidrot_leases_active gauge\ncidrot_leases_active " +
         std::to_string(stats->active_leases) + "\n";
+    // A sum over the numbers that exist now: it drops when a number is deleted, so a gauge.
     out +=
-        "# HELP cidrot_leases_granted_total Leases ever granted (from the store).\n"
-        "# TYPE cidrot_leases_granted_total counter\ncidrot_leases_granted_total " +
+        "# HELP cidrot_store_total_uses Leases ever granted on the store's current numbers (all "
+        "servers).\n"
+        "# TYPE cidrot_store_total_uses gauge\ncidrot_store_total_uses " +
         std::to_string(stats->total_uses) + "\n";
   }
   return out;

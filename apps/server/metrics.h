@@ -35,6 +35,7 @@ class Metrics {
   void count_request(int route_index, unsigned status) noexcept;
   void observe_lease(std::chrono::steady_clock::duration d) noexcept;
   void count_denial(DenialReason reason) noexcept;
+  void count_grant() noexcept { granted_.fetch_add(1, std::memory_order_relaxed); }
   void count_rate_limited() noexcept;
   void connection_opened() noexcept { connections_.fetch_add(1, std::memory_order_relaxed); }
   void connection_closed() noexcept { connections_.fetch_sub(1, std::memory_order_relaxed); }
@@ -61,6 +62,7 @@ class Metrics {
   std::atomic<std::uint64_t> lease_sum_ns_{0};
   std::array<std::atomic<std::uint64_t>, 4> denials_{};
   std::atomic<std::uint64_t> rate_limited_{0};
+  std::atomic<std::uint64_t> granted_{0};
   std::atomic<std::int64_t> connections_{0};
   std::atomic<std::uint64_t> refused_{0};
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

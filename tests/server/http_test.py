@@ -253,6 +253,12 @@ def parse_responses(data):
     return out
 
 
+def metric_value(server, name):
+    """The value of an unlabelled metric in the server's /metrics."""
+    _, _, text = server.request("GET", "/metrics")
+    return int(re.search(rb"^" + name.encode() + rb" (\d+)$", text, re.M).group(1))
+
+
 def wait_closed(sock, timeout):
     """Seconds until the peer closed `sock` (recv returned b''), or None after `timeout`."""
     start = time.time()
@@ -349,6 +355,9 @@ class SharedStoreTest(unittest.TestCase):
             for server in (a, b):
                 st = server.stats()
                 self.assertEqual((st["active_leases"], st["total_uses"]), (0, granted))
+            # Each server counts its own leases; together they are every lease.
+            self.assertEqual(metric_value(a, "cidrot_leases_granted_total") +
+                             metric_value(b, "cidrot_leases_granted_total"), granted)
 
             # Server a acknowledges 10 leases, then dies without a chance to clean up.
             kept = []
@@ -944,6 +953,25 @@ class LimitsAndShutdownTest(unittest.TestCase):
                 self.assertEqual(s.stop(), 0)
                 s.cleanup()
         self.assertEqual(rows, {"100": 0, "0": 3})
+
+    def test_leases_granted_total_counts_this_servers_leases_and_never_drops(self):
+        s = Server(env={"CIDROT_STORE": "memory://"})
+        try:
+            import_numbers(s, ["2125550100"])
+            for _ in range(3):
+                self.assertEqual(s.json("GET", "/next-cid?to=2125551234&campaign=m")[0], 200)
+                s.request("POST", "/release?caller_id=2125550100")
+            self.assertEqual(s.json("GET", "/next-cid?to=2125551234&campaign=m&ttl=1")[0], 200)
+            self.assertEqual(s.json("GET", "/next-cid?to=2125551234&campaign=m")[0], 409)
+            self.assertEqual(metric_value(s, "cidrot_leases_granted_total"), 4)
+            self.assertEqual(metric_value(s, "cidrot_store_total_uses"), 4)
+            # Deleting the number drops the store's sum (a gauge), never the counter.
+            self.assertEqual(s.request("DELETE", "/api/numbers/2125550100", admin=True)[0], 200)
+            self.assertEqual(metric_value(s, "cidrot_leases_granted_total"), 4)
+            self.assertEqual(metric_value(s, "cidrot_store_total_uses"), 0)
+        finally:
+            self.assertEqual(s.stop(), 0)
+            s.cleanup()
 
     def test_campaign_settings_from_a_file(self):
         d = tempfile.mkdtemp(prefix="cidrot-campaigns-")
