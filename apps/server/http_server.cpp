@@ -409,8 +409,10 @@ class Session : public std::enable_shared_from_this<Session> {
       const double ms = std::chrono::duration<double, std::milli>(Clock::now() - ex.start).count();
       const std::string_view method = ex.req.method_string();
       const std::string_view target = ex.req.target();
+      // Body bytes sent, as servers log them: none for a HEAD.
+      const std::size_t bytes = ex.req.method() == http::verb::head ? 0 : res.body().size();
       srv_.log.access(remote_, method.empty() ? "-" : method, target.empty() ? "-" : target,
-                      res.result_int(), res.body().size(), ms);
+                      res.result_int(), bytes, ms);
     }
     const bool keep_alive = res.keep_alive();
     ex_.reset();

@@ -614,6 +614,9 @@ class ProtocolTest(unittest.TestCase):
         self.assertEqual((status, body.get("caller_id")), (200, "5035550100"))
         status, _, _ = MAIN.request("POST", "/health")
         self.assertEqual(status, 405)
+        # The access line counts the body bytes sent: none for a HEAD.
+        time.sleep(1.2)  # the access log is flushed once a second
+        self.assertRegex(MAIN.logs(), r'"HEAD /health" 200 0 ')
 
     def test_large_answer_to_a_slow_reader_then_the_next_request(self):
         # A listing larger than the socket buffers: the server sends what the socket takes, the
