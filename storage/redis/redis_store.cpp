@@ -269,8 +269,8 @@ class RedisStore final : public Store {
       // server answers again (its TTL ends it otherwise), so a failed call leaves nothing behind.
       if (maybe_ran && e.code() == ErrorCode::kBackendUnavailable) {
         std::lock_guard<std::mutex> lock(orphans_mu_);
-        orphans_.push_back(
-            Orphan{req.lease_id, now_ms, static_cast<std::int64_t>(req.ttl.count())});
+        orphans_.push_back(Orphan{req.lease_id, now_ms, static_cast<std::int64_t>(req.ttl.count()),
+                                  req.windows.hour_start, req.windows.day_start});
         has_orphans_.store(true);
       }
       throw;
@@ -450,6 +450,7 @@ class RedisStore final : public Store {
       for (; done < todo.size(); ++done) {
         Args a = script("abandon");
         a.add(todo[done].now_ms).add(todo[done].lease_id).add(todo[done].ttl_ms);
+        a.add(todo[done].hour_start).add(todo[done].day_start);
         c.eval(a);
       }
     } catch (...) {
@@ -504,6 +505,7 @@ class RedisStore final : public Store {
   struct Orphan {
     std::string lease_id;
     std::int64_t now_ms, ttl_ms;
+    std::int64_t hour_start, day_start;  // the windows the lost call counted in
   };
   std::vector<Orphan> orphans_;
 };

@@ -567,14 +567,27 @@ end
 -- expire: now -> leases ended
 if OP == 'expire' then return g.expire(ARGV[2]) end
 
--- abandon: now lease_id ttl_ms. Ends a lease whose lease call lost its reply; if that call has not
--- run yet (still queued on a dead connection), a tombstone makes it lease nothing when it does.
+-- abandon: now lease_id ttl_ms h d. Ends a lease whose lease call lost its reply, and takes back
+-- the counts it added (total uses; the hour and day counts while the number still counts in the
+-- windows h, d the call carried): the caller was told the call failed, so it must not use up a
+-- cap. last_used stays (its previous value is not kept). If that call has not run yet (still
+-- queued on a dead connection), a tombstone makes it lease nothing when it does.
 if OP == 'abandon' then
   g.expire(ARGV[2])
   local lkey = B .. 'l:' .. ARGV[3]
   local rec = call('GET', lkey)
   if rec and rec ~= '' then
-    if not end_one(ARGV[3], rec, nil) then g.end_leases({[g.cid_of(rec)] = {[ARGV[3]] = true}}) end
+    local cid = g.cid_of(rec)
+    if not end_one(ARGV[3], rec, nil) then g.end_leases({[cid] = {[ARGV[3]] = true}}) end
+    local st = g.load(cid)
+    if st then
+      local s0 = g.derive(st, g.wh, g.wd)
+      if st.tu > 0 then st.tu = st.tu - 1 end
+      if st.hw == ARGV[5] and st.hc > 0 then st.hc = st.hc - 1 end
+      if st.dw == ARGV[6] and st.dc > 0 then st.dc = st.dc - 1 end
+      call('HSET', g.nkey(cid), 'u', g.u_of(st))
+      g.transition(cid, s0, g.derive(st, g.wh, g.wd))
+    end
     return 1
   end
   if not rec then call('SET', lkey, '', 'PX', math.max(tonumber(ARGV[4]), 1000)) end

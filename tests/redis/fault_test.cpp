@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -345,6 +346,20 @@ TEST_CASE("fault: Redis killed and restarted mid-run; frozen Redis times out", "
       rel.now = std::chrono::system_clock::now();
       store->release(rel);
     }
+    // Leases counted so far (total, this hour, this day), over the 16 numbers.
+    auto usage = [&] {
+      std::array<std::int64_t, 3> u{};
+      const cidrot::Windows now = windows_now();
+      for (const auto& n : numbers) {
+        const auto st = store->get_number(n.caller_id, now);
+        REQUIRE(st);
+        u[0] += st->total_uses;
+        u[1] += st->hour_count;
+        u[2] += st->day_count;
+      }
+      return u;
+    };
+    const auto before = usage();
     server.freeze();
     const auto t0 = SteadyClock::now();
     std::string id;
@@ -371,6 +386,12 @@ TEST_CASE("fault: Redis killed and restarted mid-run; frozen Redis times out", "
       left.insert(l.id);
     }
     CHECK(left == std::set<std::string>{id2, id3});
+    // The call that failed counts nowhere: only the two granted leases were added, so a failed
+    // call never uses up a number's cap.
+    const auto after = usage();
+    CHECK(after[0] == before[0] + 2);
+    CHECK(after[1] == before[1] + 2);
+    CHECK(after[2] == before[2] + 2);
   }
   std::filesystem::remove_all(dir);
 }
