@@ -71,7 +71,17 @@ void Api::register_routes(Router& r) {
     };
   }
   r.add({V::get, "/next-cid", Access::kPublic, Exec::kWorker, h(&Api::next_cid), kDefaultBodyLimit,
-         std::move(next_cid_batch_handler), /*answers_head=*/false});
+         std::move(next_cid_batch_handler), /*answers_head=*/false,
+         [this](Context& c, const Error& e) {
+           // format=text: the error goes in headers with an empty body, as next_cid() answers.
+           const auto format =
+               c.params().end() !=
+               std::find_if(c.params().begin(), c.params().end(), [](const auto& kv) {
+                 return kv.first == "format" && kv.second == "text";
+               });
+           if (format) next_cid_text_error(c, e);
+           return format;
+         }});
   r.add({V::post, "/release", Access::kPublic, Exec::kWorker, h(&Api::release)});
   r.add({V::get, "/health", Access::kPublic, Exec::kWorker, h(&Api::health)});
   r.add({V::get, "/metrics", Access::kPublic, Exec::kWorker, h(&Api::metrics)});

@@ -254,8 +254,21 @@ void Router::prepare(Exchange& ex) const {
   }
 }
 
+bool Router::expired(Exchange& ex, std::chrono::steady_clock::time_point now) const {
+  if (queue_timeout_.count() <= 0 || now - ex.start <= queue_timeout_) return false;
+  const Error e(ErrorCode::kBackendUnavailable,
+                "store: no worker was free within " + std::to_string(queue_timeout_.count()) +
+                    " ms (the store is slow or unreachable); nothing was done");
+  if (!ex.route->answer_error || !ex.route->answer_error(ex.ctx, e)) {
+    fail(ex, std::make_exception_ptr(e));
+  }
+  ex.done = true;
+  return true;
+}
+
 void Router::run(Exchange& ex) const {
   if (ex.done || ex.route == nullptr) return;
+  if (expired(ex, std::chrono::steady_clock::now())) return;
   try {
     ex.route->handler(ex.ctx);
   } catch (...) {
@@ -292,9 +305,11 @@ void Router::run_batch(Exchange* const* exchanges, std::size_t count) const {
   const Route* route = count > 0 && exchanges[0]->batchable() ? exchanges[0]->route : nullptr;
   together.clear();
   contexts.clear();
+  const auto now = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < count; ++i) {
     Exchange* ex = exchanges[i];
     if (route != nullptr && ex->batchable() && ex->route == route) {
+      if (expired(*ex, now)) continue;
       together.push_back(ex);
       contexts.push_back(&ex->ctx);
     } else {

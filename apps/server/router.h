@@ -30,6 +30,8 @@
 #include <utility>
 #include <vector>
 
+#include "cidrot/error.h"
+
 namespace cidrot::server {
 
 namespace http = boost::beast::http;
@@ -95,6 +97,9 @@ struct Route {
   // A GET route also answers HEAD (the handler runs; the response goes without its body). False
   // for a GET with effects (/next-cid leases), which answers HEAD with 405.
   bool answers_head = true;
+  // Optional: answers an error the router raises itself (a request that waited too long for a
+  // worker) in the route's own format, as its handler would; false leaves it to the JSON error.
+  std::function<bool(Context&, const Error&)> answer_error = nullptr;
 };
 
 // One request on its way through the router: prepare() on the I/O thread, then run() on the
@@ -145,6 +150,12 @@ class Router {
   // Cheap and non-blocking: parses the target, matches a route, checks access. On a problem it
   // fills ex.ctx.res and sets ex.done (400 bad target, 404, 405 with Allow, 401/403).
   void prepare(Exchange& ex) const;
+  // A request that waited longer than `timeout` between being read and reaching run() (all
+  // store workers busy: a frozen or locked store) is answered 503 backend_unavailable without
+  // running its handler, so that a slow store costs each caller about its own timeout, not one
+  // per request queued ahead of it. 0 (the default) = no limit. Call before serving.
+  void set_queue_timeout(std::chrono::milliseconds timeout) { queue_timeout_ = timeout; }
+
   // Runs the matched handler; maps exceptions to error responses; never throws.
   void run(Exchange& ex) const;
   // As run() for each exchange; those that are batchable() with the same route as the first
@@ -160,6 +171,8 @@ class Router {
  private:
   // Maps what a handler threw to ex's error response (and the error log for a 5xx).
   void fail(Exchange& ex, std::exception_ptr error) const;
+  // True (and ex answered 503) when ex waited past the queue timeout.
+  bool expired(Exchange& ex, std::chrono::steady_clock::time_point now) const;
 
   struct Match {
     int index = -1;
@@ -172,6 +185,7 @@ class Router {
   std::vector<std::vector<std::string>> segments_;  // each route's pattern, split
   std::string admin_token_;
   std::function<bool(const Request&)> session_check_;
+  std::chrono::milliseconds queue_timeout_{0};
 };
 
 // Constant-time string equality (time depends only on the lengths).

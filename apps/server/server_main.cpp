@@ -53,6 +53,9 @@ void print_usage() {
       "                           long before it sleeps (50; 0 = sleep at once)\n"
       "  --max-connections N      client connections at once (10000; fewer when the descriptor\n"
       "                           limit, ulimit -n, cannot hold them; more are closed at once)\n"
+      "  --queue-timeout-ms N     a request that waited this long for a store worker (the store\n"
+      "                           is frozen or locked) gets 503 without a store call (2000;\n"
+      "                           0 = wait)\n"
       "  --print-config           print the resolved configuration and exit\n"
       "  --version                print the version and exit\n"
       "  --help                   this text\n",
@@ -171,6 +174,7 @@ int server_main(int argc, char** argv) {
   bool print_config = false;
   int io_threads = 1;
   std::chrono::milliseconds expire_every{1000};
+  std::chrono::milliseconds queue_timeout{2000};  // see Router::set_queue_timeout
   ServerOptions opt;
   // The server-only integer flags: name, accepted range, where the value goes.
   using std::chrono::microseconds, std::chrono::milliseconds;
@@ -187,6 +191,7 @@ int server_main(int argc, char** argv) {
       {"--body-timeout-ms", 1, 3600000, ms_to(&opt.body_timeout)},
       {"--shutdown-grace-ms", 1, 3600000, ms_to(&opt.shutdown_grace)},
       {"--expire-every-ms", 0, 3600000, ms_to(&expire_every)},
+      {"--queue-timeout-ms", 0, 3600000, ms_to(&queue_timeout)},
       {"--worker-spin-us", 0, 1000000, [&](long long v) { opt.worker_spin = microseconds(v); }},
       {"--io-spin-us", 0, 1000000, [&](long long v) { opt.io_spin = microseconds(v); }},
       {"--io-threads", 1, 64, [&](long long v) { io_threads = static_cast<int>(v); }},
@@ -300,6 +305,7 @@ int server_main(int argc, char** argv) {
 
   Router router;
   router.set_admin_token(cfg.admin_token);
+  router.set_queue_timeout(queue_timeout);
   Api api(*rotator, ApiOptions{cfg.rate_limit_per_agent});
   api.register_routes(router);
   Metrics metrics(route_labels(router));

@@ -10,6 +10,7 @@ library is used (PyYAML when present, else a small reader for docs/openapi.yaml)
 """
 
 import argparse
+import contextlib
 import datetime
 import http.client
 import json
@@ -1228,20 +1229,41 @@ class DocsTest(unittest.TestCase):
                 self.assertEqual(code, 0)
 
 
+@contextlib.contextmanager
+def locked_store_server(case, url_query, env=None, args=()):
+    """A server on its own SQLite file; yields (server, lock) where lock() takes the file's write
+    lock from this process (as another process's long write would) until the server stops."""
+    path = os.path.join(tempfile.mkdtemp(prefix="cidrot-locked-"), "locked.db")
+    s = Server(env={"CIDROT_STORE": f"sqlite://{path}?{url_query}", **(env or {})}, args=args)
+    holders = []
+
+    def lock():
+        holder = sqlite3.connect(path, isolation_level=None)
+        holders.append(holder)
+        holder.execute("BEGIN IMMEDIATE")
+        return holder
+
+    try:
+        yield s, lock
+    finally:
+        for holder in holders:
+            holder.close()
+        code = s.stop()
+        s.cleanup()
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+    case.assertEqual(code, 0)
+
+
 class StoreHealthTest(unittest.TestCase):
     """/health reports a write path that fails while reads still work."""
 
     def test_health_is_503_while_leases_fail_on_a_locked_store(self):
-        path = os.path.join(tempfile.mkdtemp(prefix="cidrot-locked-"), "locked.db")
-        s = Server(env={"CIDROT_STORE": f"sqlite://{path}?busy_timeout_ms=200"})
-        holder = None
-        try:
+        with locked_store_server(self, "busy_timeout_ms=200") as (s, lock):
             import_numbers(s, ["2125550160", "2125550161"], campaigns="lock")
             self.assertEqual(s.json("GET", "/health")[0], 200)
             # Another process's long write (an import, say) holds the write lock past the
             # server's busy_timeout_ms. Reads go on (WAL), so a read check alone would pass.
-            holder = sqlite3.connect(path, isolation_level=None)
-            holder.execute("BEGIN IMMEDIATE")
+            holder = lock()
             status, body = s.json("GET", "/next-cid?" + q(to="2125551234", campaign="lock"))
             self.assertEqual((status, body["error"]), (503, "backend_unavailable"), body)
             status, body = s.json("GET", "/health")
@@ -1255,13 +1277,42 @@ class StoreHealthTest(unittest.TestCase):
             status, body = s.json("GET", "/health")
             self.assertEqual((status, body["status"]), (200, "healthy"), body)
             self.assertNotIn("writes", body)
-        finally:
-            if holder is not None:
-                holder.close()
-            code = s.stop()
-            s.cleanup()
-            shutil.rmtree(os.path.dirname(path), ignore_errors=True)
-        self.assertEqual(code, 0)
+
+    def test_a_locked_store_costs_each_request_one_timeout_not_one_per_request_ahead(self):
+        # 3 general workers, each store call blocked by another process's write lock for up to
+        # 2 s (busy_timeout_ms 1 s, twice: its group commit waits for the batch ahead of it).
+        # Without a queue timeout 12 concurrent releases come back in waves, the last after
+        # ~8 s; requests that waited past --queue-timeout-ms for a worker get their 503 as soon
+        # as a worker takes them, so none waits for more than one store call.
+        with locked_store_server(self, "busy_timeout_ms=1000", env={"CIDROT_THREADS": "4"},
+                                 args=("--queue-timeout-ms", "300")) as (s, lock):
+            import_numbers(s, ["2125550170"], campaigns="queue")
+            holder = lock()
+            results = []
+
+            def release():
+                c = s.conn(timeout=30)
+                t0 = time.time()
+                status, _, body = s.request("POST", "/release?" + q(caller_id="2125550170"),
+                                            conn=c)
+                results.append((status, time.time() - t0, json.loads(body)))
+                c.close()
+
+            threads = [threading.Thread(target=release) for _ in range(12)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            holder.execute("ROLLBACK")
+            self.assertEqual({r[0] for r in results}, {503}, results)
+            self.assertEqual({r[2]["error"] for r in results}, {"backend_unavailable"})
+            self.assertTrue(any("no worker was free within 300 ms" in r[2]["message"]
+                                for r in results), results)
+            slowest = max(r[1] for r in results)
+            self.assertLess(slowest, 3.0, results)  # one store call (2 s), not one per wave
+            # The store is back: the same server answers at once.
+            self.assertEqual(s.json("GET", "/next-cid?" + q(to="2125551234",
+                                                            campaign="queue"))[0], 200)
 
 
 class ZzNo5xxTest(unittest.TestCase):

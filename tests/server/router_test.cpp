@@ -6,6 +6,7 @@
 #include "router.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/json/parse.hpp>
@@ -88,6 +89,44 @@ TEST_CASE("router: 404, 405 with Allow, path parameters", "[server]") {
   const auto g = f.call(http::verb::get, "/api/numbers/%2B1%20212%20555%200100", "", true);
   REQUIRE(g.result() == http::status::ok);
   CHECK(body_of(g).at("caller_id").as_string() == "2125550100");
+}
+
+TEST_CASE("router: a request that waited past the queue timeout is a 503 that did nothing",
+          "[server]") {
+  // SQLite: its /next-cid has a batch handler, which run_batch() checks too.
+  const std::string dir = "/tmp/cidrot_router_queue_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  Fixture f(kToken, 0, "sqlite://" + dir + "/q.db");
+  f.router.set_queue_timeout(std::chrono::milliseconds(50));
+  f.add("2125550100", R"(,"max_concurrent":5)");
+  auto queued = [&](const std::string& target, std::chrono::milliseconds waited) {
+    auto ex = std::make_unique<Exchange>(Request{http::verb::get, target, 11}, "127.0.0.1");
+    f.router.prepare(*ex);
+    ex->start -= waited;
+    return ex;
+  };
+  const std::string next = "/next-cid?to=2125551234&campaign=c";
+  auto json_ex = queued(next, std::chrono::milliseconds(100));
+  f.router.run(*json_ex);
+  CHECK(json_ex->ctx.res.result() == http::status::service_unavailable);
+  CHECK(body_of(json_ex->ctx.res).at("error") == "backend_unavailable");
+  // format=text: the error in headers, an empty body (nothing a dialplan could dial).
+  auto text_ex = queued(next + "&format=text", std::chrono::milliseconds(100));
+  f.router.run(*text_ex);
+  CHECK(text_ex->ctx.res.result() == http::status::service_unavailable);
+  CHECK(text_ex->ctx.res.body().empty());
+  CHECK(text_ex->ctx.res["X-Cidrot-Error"] == "backend_unavailable");
+  // A batch: the late one is answered 503, the fresh one leases.
+  auto late = queued(next, std::chrono::milliseconds(100));
+  auto fresh = queued(next, std::chrono::milliseconds(0));
+  REQUIRE(late->batchable());
+  Exchange* batch[] = {late.get(), fresh.get()};
+  f.router.run_batch(batch, 2);
+  CHECK(late->ctx.res.result() == http::status::service_unavailable);
+  CHECK(fresh->ctx.res.result() == http::status::ok);
+  // Only the fresh request leased anything.
+  CHECK(f.rot.stats().active_leases == 1);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("router: admin access", "[server]") {
