@@ -307,10 +307,9 @@ void Api::list_reservations(Context& c) {
 
 void Api::list_numbers(Context& c) {
   ListQuery q;
+  std::string_view prefix_param = "caller_id_prefix";  // as the client spelt it
   for (const auto& [key, value] : c.params()) {
-    if (key.empty() && value.empty()) {  // "?" or a trailing "&"
-      continue;
-    } else if (key == "campaign") {
+    if (key == "campaign") {
       q.campaign = value;
     } else if (key == "area_code") {
       std::string_view rest = value;
@@ -327,12 +326,8 @@ void Api::list_numbers(Context& c) {
     } else if (key == "limited") {
       q.limited = parse_bool_param(key, value);
     } else if (key == "prefix" || key == "caller_id_prefix") {
-      // Checked here so that the error names the parameter the client sent.
-      if (!std::all_of(value.begin(), value.end(),
-                       [](char ch) { return ch >= '0' && ch <= '9'; })) {
-        throw_invalid(key, "must be digits");
-      }
       q.caller_id_prefix = value;
+      prefix_param = key;
     } else if (key == "sort") {
       q.sort = parse_sort(value);
     } else if (key == "order") {
@@ -348,7 +343,13 @@ void Api::list_numbers(Context& c) {
                     "prefix, sort, order, offset, limit)");
     }
   }
-  const ListPage page = rot_.list_numbers(q);
+  ListPage page;
+  try {
+    page = rot_.list_numbers(q);
+  } catch (const Error& e) {
+    // The library names its own field; the error names the parameter the client sent.
+    throw rename_field(e, "caller_id_prefix", prefix_param);
+  }
   boost::json::array items;
   items.reserve(page.items.size());
   for (const auto& s : page.items) items.push_back(number_json(s));
@@ -398,9 +399,9 @@ void Api::delete_number(Context& c) {
 void Api::import_numbers(Context& c) {
   app::csv::ImportOptions options;
   // A misspelt option (?dryrun=1) must not import for real.
-  for (const auto& [key, value] : c.params()) {
-    if (key != "dry_run" && key != "atomic" && !(key.empty() && value.empty())) {
-      throw_invalid(key, "unknown parameter (options: dry_run, atomic)");
+  for (const auto& param : c.params()) {
+    if (param.first != "dry_run" && param.first != "atomic") {
+      throw_invalid(param.first, "unknown parameter (options: dry_run, atomic)");
     }
   }
   if (const auto v = c.param("dry_run")) options.dry_run = parse_bool_param("dry_run", *v);

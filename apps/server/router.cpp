@@ -222,6 +222,8 @@ void Router::prepare(Exchange& ex) const {
       return fail(http::status::bad_request, "invalid_argument", "query",
                   "query: more than " + std::to_string(kMaxParams) + " parameters");
     }
+    // "?" alone and a trailing or doubled "&" are no parameter, for every route.
+    if (p.key.empty() && p.value.empty()) continue;
     if (ctx.query_.empty()) ctx.query_.reserve(8);
     ctx.query_.emplace_back(decode_param(p.key), decode_param(p.value));
   }
